@@ -1,0 +1,41 @@
+/**
+ * Stage 1: who is this? Client IP behind trusted proxies, session, and a user only from a
+ * trusted source. Pure: reads the request, writes the context, never ends a request.
+ */
+import type { IncomingMessage } from "node:http";
+import type { RequestContext } from "../pipeline/context.ts";
+import { type Cidr, compileMatcher } from "./cidr.ts";
+import { resolveClientIp } from "./client-ip.ts";
+import { findSession } from "./session.ts";
+
+export interface ActorOptions {
+  trustedProxies: readonly Cidr[];
+  sessionCookies: readonly string[];
+  /** Header (lower case) a trusted authenticating proxy uses to name the user, or null. */
+  userHeader: string | null;
+}
+
+export function createIdentifyActor(options: ActorOptions) {
+  const trusted = options.trustedProxies.length > 0 ? compileMatcher(options.trustedProxies) : null;
+  const { sessionCookies, userHeader } = options;
+
+  return function identifyActor(ctx: RequestContext, req: IncomingMessage): undefined {
+    const h = req.headers;
+    const xff = h["x-forwarded-for"];
+    const who = resolveClientIp(
+      req.socket.remoteAddress,
+      Array.isArray(xff) ? xff.join(",") : xff,
+      h.forwarded,
+      trusted,
+    );
+    ctx.clientIp = who.ip;
+    ctx.peerIp = who.peer;
+    ctx.peerTrusted = who.peerTrusted;
+    ctx.session = findSession(h.cookie, h.authorization, sessionCookies);
+    if (userHeader !== null && who.peerTrusted) {
+      const user = h[userHeader];
+      if (typeof user === "string" && user.length > 0 && user.length <= 256) ctx.user = user;
+    }
+    return undefined;
+  };
+}

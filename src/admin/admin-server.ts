@@ -1,0 +1,71 @@
+/**
+ * The admin HTTP server, on its own address (DESIGN section 7): liveness, readiness with JSON
+ * details, and Prometheus metrics. Later issues add decisions, incidents, the stream and the UI.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Metrics } from "../observability/metrics.ts";
+import type { ProbeResult } from "./upstream-probe.ts";
+
+export interface ReadinessSources {
+  /** Whether the proxy listener is accepting (false before listen and while draining). */
+  proxyListening(): boolean;
+  checkUpstream(): Promise<ProbeResult>;
+  store(): { status: "up" | "degraded"; kind: string };
+}
+
+export function createAdminServer(metrics: Metrics, readiness: ReadinessSources): Server {
+  async function readyz(res: ServerResponse): Promise<void> {
+    const [upstream, store] = [await readiness.checkUpstream(), readiness.store()];
+    const proxy = { status: readiness.proxyListening() ? "up" : "down" };
+    const ready = proxy.status === "up" && upstream.status === "up";
+    const status = !ready ? "not_ready" : store.status === "degraded" ? "degraded" : "ready";
+    json(res, ready ? 200 : 503, { status, checks: { proxy, upstream, store } });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return problem(res, 405, "Method Not Allowed", `${req.method} is not allowed on ${path}`);
+    }
+    switch (path) {
+      case "/healthz":
+        return json(res, 200, { status: "ok" });
+      case "/readyz":
+        return readyz(res);
+      case "/metrics": {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" });
+        res.end(body);
+        return;
+      }
+      default:
+        return problem(res, 404, "Not Found", `no admin endpoint at ${path}`);
+    }
+  }
+
+  return createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    route(req, res).catch((err: Error) => {
+      if (!res.headersSent) problem(res, 500, "Internal Server Error", err.message);
+      else res.destroy();
+    });
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
+  res.end(text);
+}
+
+function problem(res: ServerResponse, status: number, title: string, detail: string): void {
+  const text = JSON.stringify({ title, status, detail });
+  res.writeHead(status, {
+    "content-type": "application/problem+json",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}

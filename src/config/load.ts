@@ -1,0 +1,250 @@
+/**
+ * Configuration loading: raw sources (YAML file, environment, flags) → validated values →
+ * one frozen Config. Precedence is flag > env > file > default (DESIGN section 7). Every problem
+ * in every source is collected and returned together, each naming where it came from
+ * (`FILE:LINE:COL`, `env NAME` or `flag --name`) and the setting's YAML path. No side effects
+ * beyond reading the file.
+ */
+import { readFileSync } from "node:fs";
+import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { type Config, envName, flagName, SETTINGS, type Setting } from "./settings.ts";
+import { show } from "./units.ts";
+
+export interface ConfigProblem {
+  /** `config.yaml:3:9`, `env GATEHOUSE_LISTEN`, `flag --listen`, or the file name alone. */
+  where: string;
+  /** YAML path of the setting, e.g. `timeouts.upstreamConnect`. */
+  path: string;
+  message: string;
+}
+
+export interface ConfigSources {
+  /** Path of the YAML file, if any. */
+  file?: string | null;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Flag values by setting path, as text, in the order given. */
+  flags?: ReadonlyMap<string, readonly string[]>;
+}
+
+export type ConfigResult =
+  | { ok: true; config: Config; origin: Readonly<Record<string, string>> }
+  | { ok: false; problems: ConfigProblem[] };
+
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+const BY_PATH = new Map<string, Setting>(SETTINGS.map((s) => [s.path, s]));
+const GROUPS = new Set(SETTINGS.filter((s) => s.path.includes(".")).map((s) => s.path.split(".")[0]!));
+
+export function formatProblem(problem: ConfigProblem): string {
+  return `${problem.where} ${problem.path}: ${problem.message}`;
+}
+
+export function loadConfig(sources: ConfigSources): ConfigResult {
+  const problems: ConfigProblem[] = [];
+  const values = new Map<string, unknown>();
+  const origin: Record<string, string> = {};
+  for (const s of SETTINGS) {
+    values.set(s.path, s.default);
+    origin[s.path] = "default";
+  }
+
+  const accept = (setting: Setting, raw: unknown, fromText: boolean, where: string) => {
+    const parsed = setting.type.parse(raw, fromText);
+    if (parsed.ok) {
+      values.set(setting.path, parsed.value);
+      origin[setting.path] = where;
+    } else {
+      problems.push({ where, path: setting.path, message: parsed.message });
+    }
+  };
+
+  if (sources.file) {
+    for (const entry of readYamlSettings(sources.file, problems))
+      accept(entry.setting, entry.raw, false, entry.where);
+  }
+  for (const setting of SETTINGS) {
+    const name = envName(setting.path);
+    const raw = sources.env?.[name];
+    if (raw !== undefined && raw !== "") accept(setting, raw, true, `env ${name}`);
+  }
+  for (const [path, texts] of sources.flags ?? []) {
+    const setting = BY_PATH.get(path);
+    if (!setting || texts.length === 0) continue;
+    const raw = setting.type.list ? texts.join(",") : texts[texts.length - 1];
+    accept(setting, raw, true, `flag --${flagName(path)}`);
+  }
+
+  const config = build(values);
+  problems.push(...crossChecks(config, origin));
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: deepFreeze(config), origin: Object.freeze(origin) };
+}
+
+interface YamlEntry {
+  setting: Setting;
+  raw: unknown;
+  where: string;
+}
+
+function readYamlSettings(file: string, problems: ConfigProblem[]): YamlEntry[] {
+  let text: string;
+  try {
+    const buffer = readFileSync(file);
+    if (buffer.length > MAX_CONFIG_BYTES) {
+      problems.push({
+        where: file,
+        path: "(file)",
+        message: `is ${buffer.length} bytes; the limit is 1 MiB`,
+      });
+      return [];
+    }
+    text = buffer.toString("utf8");
+  } catch (err) {
+    problems.push({ where: file, path: "(file)", message: `cannot be read: ${(err as Error).message}` });
+    return [];
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const at = (offset: number | undefined) => {
+    const pos = lines.linePos(offset ?? 0);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      problems.push({ where: at(err.pos[0]), path: "(yaml)", message: err.message.split("\n")[0]! });
+    }
+    return [];
+  }
+  if (doc.contents === null) return [];
+  const entries: YamlEntry[] = [];
+  walk(doc.contents, "", entries, problems, at);
+  return entries;
+}
+
+function walk(
+  node: Node,
+  prefix: string,
+  entries: YamlEntry[],
+  problems: ConfigProblem[],
+  at: (offset: number | undefined) => string,
+): void {
+  if (!isMap(node)) {
+    problems.push({
+      where: at(node.range?.[0]),
+      path: prefix || "(root)",
+      message: "must be a mapping of settings",
+    });
+    return;
+  }
+  for (const pair of node.items) {
+    const keyNode = pair.key as Node | null;
+    const key = isScalar(keyNode) ? String(keyNode.value) : null;
+    const path = prefix ? `${prefix}.${key}` : String(key);
+    const valueNode = pair.value as Node | null;
+    const setting = key === null ? undefined : BY_PATH.get(path);
+    if (setting) {
+      const raw = valueNode === null ? null : valueNode.toJSON();
+      entries.push({ setting, raw, where: at(valueNode?.range?.[0] ?? keyNode?.range?.[0]) });
+    } else if (key !== null && prefix === "" && GROUPS.has(key) && valueNode) {
+      walk(valueNode, key, entries, problems, at);
+    } else {
+      const hint = suggest(path);
+      problems.push({
+        where: at(keyNode?.range?.[0]),
+        path,
+        message: `unknown setting${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}`,
+      });
+    }
+  }
+}
+
+function build(values: Map<string, unknown>): Config {
+  const root: Record<string, unknown> = {};
+  for (const [path, value] of values) {
+    const parts = path.split(".");
+    let obj = root;
+    for (const part of parts.slice(0, -1)) {
+      obj[part] ??= {};
+      obj = obj[part] as Record<string, unknown>;
+    }
+    obj[parts[parts.length - 1]!] = value;
+  }
+  return root as unknown as Config;
+}
+
+function crossChecks(config: Config, origin: Record<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (config.identity.userHeader && config.trustedProxies.length === 0) {
+    problems.push({
+      where: origin["identity.userHeader"]!,
+      path: "identity.userHeader",
+      message: "needs trustedProxies: without them any client could name itself a user",
+    });
+  }
+  if (config.timeouts.request > 0 && config.timeouts.request < config.timeouts.clientHeaders) {
+    problems.push({
+      where: origin["timeouts.request"]!,
+      path: "timeouts.request",
+      message: `must be 0 or at least timeouts.clientHeaders (${config.timeouts.clientHeaders}ms)`,
+    });
+  }
+  const same = (a: { host: string; port: number } | null, b: { host: string; port: number } | null) =>
+    a !== null &&
+    b !== null &&
+    a.port !== 0 &&
+    a.port === b.port &&
+    (a.host === b.host || a.host === "0.0.0.0" || b.host === "0.0.0.0");
+  if (same(config.listen, config.adminListen)) {
+    problems.push({ where: origin["adminListen"]!, path: "adminListen", message: "must differ from listen" });
+  }
+  if (same(config.listen, config.eventsListen) || same(config.adminListen, config.eventsListen)) {
+    problems.push({
+      where: origin["eventsListen"]!,
+      path: "eventsListen",
+      message: "must differ from listen and adminListen",
+    });
+  }
+  return problems;
+}
+
+/** The closest known path within edit distance 3, for "did you mean". */
+export function suggest(path: string): string | null {
+  let best: string | null = null;
+  let bestDistance = 4;
+  for (const candidate of BY_PATH.keys()) {
+    const d = distance(path.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Used by `check`: show a value in a summary without revealing secrets. */
+export function describeValue(path: string, value: unknown): string {
+  if (value === null) return "none";
+  if (BY_PATH.get(path)?.type.secret) return "(set)";
+  return show(value);
+}

@@ -1,0 +1,39 @@
+/**
+ * One registry of the errors Gatehouse answers with: stable code → HTTP status → title.
+ * The responder (src/enforce/responder.ts) is the only place that turns these into responses.
+ */
+export const ERRORS = {
+  UPSTREAM_UNREACHABLE: {
+    status: 502,
+    title: "Bad Gateway",
+    detail: "The application could not be reached.",
+  },
+  UPSTREAM_FAILED: {
+    status: 502,
+    title: "Bad Gateway",
+    detail: "The application closed the connection without a valid response.",
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    title: "Gateway Timeout",
+    detail: "The application did not answer in time.",
+  },
+  BAD_REQUEST_TARGET: {
+    status: 400,
+    title: "Bad Request",
+    detail: "The request target must be an absolute path.",
+  },
+  SHUTTING_DOWN: { status: 503, title: "Service Unavailable", detail: "Gatehouse is shutting down; retry." },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable code, for configuration and startup failures. */
+export class GatehouseError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "GatehouseError";
+    this.code = code;
+  }
+}

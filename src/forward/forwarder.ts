@@ -1,0 +1,206 @@
+/**
+ * Forwarding to the app over an undici Pool with keep-alive. Bodies stream both ways with
+ * backpressure and are never buffered: the request body is handed to undici as the incoming
+ * stream, and each response chunk is written to the client, pausing the upstream when the
+ * client is slow. A client that goes away aborts the upstream request.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Dispatcher, Pool } from "undici";
+import type { Config } from "../config/settings.ts";
+import type { ErrorCode } from "../errors.ts";
+import type { RequestContext } from "../pipeline/context.ts";
+import type { Outcome } from "../pipeline/outcome.ts";
+import type { ResponseHeaders } from "./interceptors/pass-through-handler.ts";
+import { stripHopByHop } from "./interceptors/strip-hop-by-hop.ts";
+import {
+  type GatehouseDispatchOptions,
+  takeGatehouseHeaders,
+} from "./interceptors/take-gatehouse-headers.ts";
+
+export interface Forwarder {
+  /** Forward `req` for `ctx`; calls `done` exactly once with what came of it. */
+  forward(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: string[],
+    done: (outcome: Outcome) => void,
+  ): void;
+  close(): Promise<void>;
+}
+
+export interface ForwarderOptions {
+  upstream: Config["upstream"];
+  connections: number;
+  timeouts: Config["timeouts"];
+  /** Observes seconds from dispatch to response headers. */
+  onUpstreamDuration?: (seconds: number) => void;
+}
+
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  const { upstream, timeouts } = options;
+  const origin = upstream.kind === "http" ? upstream.origin : "http://localhost";
+  const pool = new Pool(origin, {
+    connections: options.connections,
+    pipelining: 1,
+    headersTimeout: timeouts.upstreamResponse,
+    bodyTimeout: timeouts.upstreamIdle,
+    connect: {
+      timeout: timeouts.upstreamConnect,
+      ...(upstream.kind === "unix" ? { socketPath: upstream.path } : {}),
+    },
+  });
+  // Order matters: Gatehouse-* headers are taken before the hop-by-hop pass sees the response.
+  const dispatcher = pool.compose(stripHopByHop(), takeGatehouseHeaders());
+  const observe = options.onUpstreamDuration;
+
+  function forward(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: string[],
+    done: (outcome: Outcome) => void,
+  ): void {
+    const handler = new ForwardHandler(req, res, done, ctx, observe);
+    const opts: GatehouseDispatchOptions = {
+      path: ctx.target,
+      method: ctx.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody(req) ? req : null,
+      onGatehouseHeaders(taken) {
+        ctx.appHeaders = taken;
+      },
+    };
+    res.on("close", handler.onClientClose);
+    dispatcher.dispatch(opts, handler);
+  }
+
+  return {
+    forward,
+    async close() {
+      await pool.close();
+    },
+  };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return (
+    h["transfer-encoding"] !== undefined || (h["content-length"] !== undefined && h["content-length"] !== "0")
+  );
+}
+
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #done: (outcome: Outcome) => void;
+  readonly #ctx: RequestContext;
+  readonly #observe: ((seconds: number) => void) | undefined;
+  readonly #sentAt = performance.now();
+  #controller: Dispatcher.DispatchController | null = null;
+  #finished = false;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    done: (outcome: Outcome) => void,
+    ctx: RequestContext,
+    observe: ((seconds: number) => void) | undefined,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#done = done;
+    this.#ctx = ctx;
+    this.#observe = observe;
+  }
+
+  #finish(outcome: Outcome): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#res.off("close", this.onClientClose);
+    this.#done(outcome);
+  }
+
+  /** The client connection closed: if the response was not complete, stop the upstream request. */
+  readonly onClientClose = (): void => {
+    if (this.#finished || this.#res.writableFinished) return;
+    this.#controller?.abort(new Error("client closed the connection"));
+    this.#finish({ kind: "aborted", cause: "client closed the connection" });
+  };
+
+  readonly #resume = (): void => {
+    this.#controller?.resume();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: ResponseHeaders,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return; // interim (1xx) responses are not relayed
+    this.#observe?.((performance.now() - this.#sentAt) / 1000);
+    this.#ctx.upstreamStatus = statusCode;
+    if (this.#finished) {
+      controller.abort(new Error("client closed the connection"));
+      return;
+    }
+    this.#res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#finished) return;
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#res.once("drain", this.#resume);
+    }
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
+    if (this.#finished) return;
+    if (trailers && Object.keys(trailers).length > 0 && this.#res.chunkedEncoding) {
+      this.#res.addTrailers(trailers as Record<string, string>);
+    }
+    this.#res.end();
+    this.#finish({ kind: "forwarded", status: this.#ctx.upstreamStatus });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#finished) return;
+    if (this.#req.destroyed && !this.#req.complete) {
+      this.#finish({ kind: "aborted", cause: "client aborted the request body" });
+      this.#res.destroy();
+      return;
+    }
+    this.#finish({ kind: "error", code: classify(error), cause: describe(error) });
+  }
+}
+
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOENT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EACCES",
+  "ECONNABORTED",
+]);
+
+/** Map an undici or socket error to what the client is told: timed out (504) or unreachable/failed (502). */
+export function classify(error: Error): ErrorCode {
+  const code = (error as { code?: string }).code ?? "";
+  if (TIMEOUT_CODES.has(code)) return "UPSTREAM_TIMEOUT";
+  if (UNREACHABLE_CODES.has(code)) return "UPSTREAM_UNREACHABLE";
+  return "UPSTREAM_FAILED";
+}
+
+function describe(error: Error): string {
+  const code = (error as { code?: string }).code;
+  return code ? `${code}: ${error.message}` : error.message;
+}

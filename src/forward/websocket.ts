@@ -1,0 +1,80 @@
+/**
+ * WebSocket upgrades, proxied through http-proxy-3 (undici's dispatcher does not relay a raw
+ * upgraded socket to a Node server response). The same header hygiene as plain requests applies:
+ * Gatehouse-* removed, forwarding headers rewritten, X-Request-Id set.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createProxyServer } from "http-proxy-3";
+import type { Config } from "../config/settings.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { RequestContext } from "../pipeline/context.ts";
+import { isGatehouseHeader } from "./hop-by-hop.ts";
+
+export interface WebSocketProxy {
+  upgrade(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    userHeader: string | null,
+  ): void;
+  /** Close every proxied WebSocket (at the end of a graceful shutdown). */
+  closeAll(): void;
+}
+
+export function createWebSocketProxy(
+  upstream: Config["upstream"],
+  timeouts: Config["timeouts"],
+  metrics: Metrics,
+  logger: Logger,
+): WebSocketProxy {
+  const target =
+    upstream.kind === "http"
+      ? new URL(upstream.origin)
+      : { socketPath: upstream.path, host: "localhost", port: 80, protocol: "http:" };
+  const proxy = createProxyServer({ target, ws: true, xfwd: false, proxyTimeout: timeouts.upstreamResponse });
+  const open = new Set<Duplex>();
+
+  function upgrade(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    userHeader: string | null,
+  ): void {
+    const h = req.headers;
+    for (const name of Object.keys(h)) {
+      if (isGatehouseHeader(name) || (name === userHeader && !ctx.peerTrusted)) delete h[name];
+    }
+    const priorXff = ctx.peerTrusted ? h["x-forwarded-for"] : undefined;
+    h["x-forwarded-for"] = priorXff ? `${priorXff}, ${ctx.peerIp}` : ctx.peerIp;
+    if (!ctx.peerTrusted) {
+      delete h.forwarded;
+      h["x-forwarded-proto"] = "http";
+      if (h.host) h["x-forwarded-host"] = h.host;
+    }
+    h["x-request-id"] = ctx.requestId;
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+    proxy.ws(req, socket as Socket, head, undefined, (err) => {
+      metrics.websockets.labels("upstream_error").inc();
+      logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, "websocket upgrade failed");
+      if (socket.writable) {
+        socket.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      } else {
+        socket.destroy();
+      }
+    });
+    metrics.websockets.labels("proxied").inc();
+  }
+
+  function closeAll(): void {
+    for (const socket of open) socket.destroy();
+    open.clear();
+  }
+
+  return { upgrade, closeAll };
+}

@@ -1,0 +1,29 @@
+/**
+ * Stage 0: the request target must be something the app can be asked for. Absolute-form targets
+ * (RFC 9112 section 3.2.2) are reduced to origin form; `*` and authority forms end the request.
+ */
+import type { IncomingMessage } from "node:http";
+import type { RequestContext } from "./context.ts";
+import type { Outcome } from "./outcome.ts";
+
+export function checkTarget(ctx: RequestContext, req: IncomingMessage): Outcome | undefined {
+  const url = req.url ?? "";
+  if (url.charCodeAt(0) === 47 /* / */) {
+    ctx.target = url;
+    return undefined;
+  }
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      ctx.target = parsed.pathname + parsed.search;
+      return undefined;
+    } catch {
+      // falls through to the error below
+    }
+  }
+  return {
+    kind: "error",
+    code: "BAD_REQUEST_TARGET",
+    cause: "request target is not origin or absolute form",
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * The proxy's HTTP server: makes the request context, runs the stages of src/pipeline/stages.ts
+ * in order, hands WebSocket upgrades to the WebSocket proxy, and drains gracefully on close.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { createIdentifyActor } from "../actor/identify-actor.ts";
+import type { Config } from "../config/settings.ts";
+import { respond } from "../enforce/responder.ts";
+import type { Forwarder } from "../forward/forwarder.ts";
+import { trustedRequestId, upstreamHeaders } from "../forward/request-headers.ts";
+import type { WebSocketProxy } from "../forward/websocket.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { describeRequestSpan, type Tracing } from "../observability/tracing.ts";
+import { checkTarget } from "./check-target.ts";
+import type { RequestContext } from "./context.ts";
+import type { Outcome } from "./outcome.ts";
+import { createRecord } from "./record.ts";
+import { beforeForward } from "./stages.ts";
+
+export interface ProxyServerDeps {
+  config: Config;
+  forwarder: Forwarder;
+  websockets: WebSocketProxy;
+  metrics: Metrics;
+  logger: Logger;
+  tracing: Tracing;
+}
+
+export interface ProxyServer {
+  server: Server;
+  /** Stop accepting, let requests in flight finish, then close what is left after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<{ forced: number }>;
+}
+
+export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
+  const { config, forwarder, websockets, metrics, logger, tracing } = deps;
+  const identifyActor = createIdentifyActor({
+    trustedProxies: config.trustedProxies,
+    sessionCookies: config.identity.sessionCookies,
+    userHeader: config.identity.userHeader?.toLowerCase() ?? null,
+  });
+  const before = beforeForward({ checkTarget, identifyActor });
+  const record = createRecord(metrics, logger);
+  const userHeader = config.identity.userHeader?.toLowerCase() ?? null;
+  let draining = false;
+  let inFlight = 0;
+  let onIdle: (() => void) | null = null;
+
+  function newContext(req: IncomingMessage): RequestContext {
+    return {
+      requestId: "",
+      start: performance.now(),
+      method: req.method ?? "GET",
+      target: "/",
+      clientIp: "",
+      peerIp: "",
+      peerTrusted: false,
+      session: null,
+      user: null,
+      trace: tracing.startRequestSpan(req.method ?? "GET", req.headers),
+      upstreamStatus: 0,
+      appHeaders: null,
+      outcome: null,
+    };
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    inFlight++;
+    const ctx = newContext(req);
+    if (draining) res.shouldKeepAlive = false;
+    let outcome: Outcome | undefined;
+    for (const stage of before) {
+      outcome = stage(ctx, req);
+      if (outcome) break;
+    }
+    ctx.requestId = trustedRequestId(req, ctx.peerTrusted) ?? randomUUID();
+    describeRequestSpan(ctx.trace.span, {
+      method: ctx.method,
+      route: ctx.target,
+      clientIp: ctx.clientIp,
+      requestId: ctx.requestId,
+      host: req.headers.host,
+    });
+    const done = (result: Outcome) => finish(ctx, res, result);
+    if (outcome) return done(outcome);
+    const headers = upstreamHeaders(req, {
+      requestId: ctx.requestId,
+      peerIp: ctx.peerIp,
+      peerTrusted: ctx.peerTrusted,
+      userHeader,
+      extra: tracing.outgoingTraceHeaders(ctx.trace),
+    });
+    forwarder.forward(ctx, req, res, headers, done);
+  }
+
+  function finish(ctx: RequestContext, res: ServerResponse, outcome: Outcome): void {
+    respond(ctx, res, outcome);
+    record(ctx, outcome, outcome.kind === "forwarded" ? outcome.status : res.statusCode);
+    if (--inFlight === 0 && onIdle) onIdle();
+  }
+
+  const server = createServer(
+    {
+      maxHeaderSize: config.limits.headerBytes,
+      headersTimeout: config.timeouts.clientHeaders,
+      requestTimeout: config.timeouts.request,
+      keepAliveTimeout: config.timeouts.idle,
+      noDelay: true,
+    },
+    handle,
+  );
+  server.timeout = config.timeouts.clientIdle;
+
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (draining) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    const ctx = newContext(req);
+    const stop = checkTarget(ctx, req) ?? identifyActor(ctx, req);
+    if (stop) {
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    ctx.requestId = trustedRequestId(req, ctx.peerTrusted) ?? randomUUID();
+    websockets.upgrade(ctx, req, socket, head, userHeader);
+  });
+
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Malformed HTTP never reaches a stage; answer as Node would, count it, and move on.
+    const reason =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? "header_overflow"
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "timeout"
+          : err.code === "ECONNRESET"
+            ? "reset"
+            : "malformed";
+    metrics.clientErrors.labels(reason).inc();
+    if (logger.isLevelEnabled("debug")) logger.debug({ reason, code: err.code }, "client error");
+    if (!socket.writable || reason === "reset") {
+      socket.destroy();
+      return;
+    }
+    const status =
+      reason === "header_overflow"
+        ? "431 Request Header Fields Too Large"
+        : reason === "timeout"
+          ? "408 Request Timeout"
+          : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  async function drain(timeoutMs: number): Promise<{ forced: number }> {
+    draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const idle =
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            onIdle = resolve;
+          });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const result = await Promise.race([idle.then(() => "idle" as const), timedOut]);
+    clearTimeout(timer);
+    const forced = result === "timeout" ? inFlight : 0;
+    server.closeAllConnections();
+    websockets.closeAll();
+    await closed;
+    return { forced };
+  }
+
+  return { server, drain };
+}
