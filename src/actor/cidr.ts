@@ -49,16 +49,16 @@ export function parseCidr(text: string): Cidr | string {
   const addrText = slash === -1 ? text : text.slice(0, slash);
   const addr = parseIp(addrText);
   if (!addr) return `${JSON.stringify(text)} is not an IP address or CIDR`;
-  const max = addr.kind() === "ipv4" ? 32 : 128;
-  let prefix = max;
+  // An IPv4-mapped network written in IPv6 form (::ffff:a.b.c.d/104+) keeps its meaning on IPv4.
+  const mapped = addr.kind() === "ipv4" && addrText.includes(":");
+  const max = addr.kind() === "ipv4" && !mapped ? 32 : 128;
+  let prefix = addr.kind() === "ipv4" ? 32 : 128;
   if (slash !== -1) {
     const p = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > max) {
-      return `${JSON.stringify(text)} has an invalid prefix length (0-${max} for ${addr.kind()})`;
+    if (!/^\d{1,3}$/.test(p) || Number(p) > max || (mapped && Number(p) < 96)) {
+      return `${JSON.stringify(text)} has an invalid prefix length (${mapped ? "96" : "0"}-${max} for ${max === 32 ? "ipv4" : "ipv6"})`;
     }
-    prefix = Number(p);
-    // An IPv4-mapped network written in IPv6 form keeps its meaning on the IPv4 address.
-    if (addr.kind() === "ipv4" && addrText.includes(":")) prefix = Math.max(0, prefix - 96);
+    prefix = mapped ? Number(p) - 96 : Number(p);
   }
   const bytes = maskBytes(addr.toByteArray(), prefix);
   const network = ipaddr.fromByteArray(bytes);

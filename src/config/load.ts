@@ -76,7 +76,7 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
 
   const config = build(values);
   problems.push(...crossChecks(config, origin));
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems: inFileOrder(problems) };
   return { ok: true, config: deepFreeze(config), origin: Object.freeze(origin) };
 }
 
@@ -205,6 +205,18 @@ function crossChecks(config: Config, origin: Record<string, string>): ConfigProb
     });
   }
   return problems;
+}
+
+/** File problems by line and column (they are found in two passes), then the rest as found. */
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  const position = (p: ConfigProblem) => {
+    const m = /:(\d+):(\d+)$/.exec(p.where);
+    return m ? Number(m[1]) * 1e6 + Number(m[2]) : Number.POSITIVE_INFINITY;
+  };
+  return problems
+    .map((p, i) => ({ p, i, pos: position(p) }))
+    .sort((a, b) => (a.pos === b.pos ? a.i - b.i : a.pos < b.pos ? -1 : 1))
+    .map((x) => x.p);
 }
 
 /** The closest known path within edit distance 3, for "did you mean". */
