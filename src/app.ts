@@ -4,40 +4,124 @@
  * several Gatehouse instances in one process.
  */
 
+import { rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { sessionHasher } from "./actor/session.ts";
 import { createAdminServer } from "./admin/admin-server.ts";
 import { createUpstreamProbe } from "./admin/upstream-probe.ts";
 import type { Config } from "./config/settings.ts";
 import type { Address } from "./config/types.ts";
 import { GatehouseError } from "./errors.ts";
+import { createEventBus, type EventBus } from "./events/event-bus.ts";
+import { createEventMetrics } from "./events/event-metrics.ts";
+import { createIntake, type RequestRecord } from "./events/intake.ts";
+import { listenOnSocket } from "./events/listen-socket.ts";
+import { createEventServer } from "./events/socket-channel.ts";
 import { createForwarder } from "./forward/forwarder.ts";
 import { createWebSocketProxy } from "./forward/websocket.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { createProxyServer } from "./pipeline/proxy-server.ts";
+import { createReadDetections } from "./pipeline/read-detections.ts";
+import { type Clock, systemClock } from "./store/clock.ts";
+import { TtlMap } from "./store/ttl-map.ts";
 import { VERSION } from "./version.ts";
+
+/** Session → user bindings kept in memory (shared through the store once it is Redis). */
+const SESSION_BINDINGS = 200_000;
+const SESSION_BINDING_TTL = 24 * 3_600_000;
 
 export interface Gatehouse {
   metrics: Metrics;
-  /** Bind the proxy and admin listeners; resolves with the bound addresses. */
-  start(): Promise<{ proxy: string; admin: string }>;
+  /** Detection events from every channel, for analysis. */
+  bus: EventBus;
+  /** Bind the event channels, the proxy and the admin listeners; resolves with the bound addresses. */
+  start(): Promise<{ proxy: string; admin: string; events: string[] }>;
   /** Graceful stop: stop accepting, finish requests in flight within `shutdownTimeout`, close. */
   stop(): Promise<{ forced: number }>;
 }
 
-export function createGatehouse(config: Config, logger: Logger): Gatehouse {
+export interface GatehouseOptions {
+  clock?: Clock;
+}
+
+export function createGatehouse(config: Config, logger: Logger, options: GatehouseOptions = {}): Gatehouse {
+  const clock = options.clock ?? systemClock;
   const metrics = createMetrics(VERSION);
   const tracing = createTracing(VERSION);
+
+  // Detection events: channels → intake (correlation, session bindings) → bus → analysis.
+  const hashSession = sessionHasher(config.identity.hashKey);
+  const correlation = new TtlMap<string, RequestRecord>({
+    maxEntries: config.correlation.maxEntries,
+    ttlMs: config.correlation.ttl,
+    clock,
+  });
+  const sessionUsers = new TtlMap<string, string>({
+    maxEntries: SESSION_BINDINGS,
+    ttlMs: SESSION_BINDING_TTL,
+    clock,
+  });
+  const eventMetrics = createEventMetrics(metrics.registry);
+  const bus = createEventBus({
+    onError: (err) => logger.error({ err: (err as Error).message }, "event subscriber failed"),
+  });
+  const intake = createIntake({
+    bus,
+    correlation,
+    sessionUsers,
+    hashSession,
+    metrics: eventMetrics,
+    clock,
+    logger,
+  });
+  const readDetections = createReadDetections(intake, correlation);
+  bus.subscribe((events) => {
+    if (!logger.isLevelEnabled("info")) return;
+    for (const e of events) {
+      logger.info(
+        {
+          detectionPoint: e.detectionPoint,
+          channel: e.channel,
+          outcome: e.outcome,
+          actor: e.actor,
+          requestId: e.request?.id,
+          method: e.request?.method,
+          path: e.request?.path,
+          detail: e.detail,
+        },
+        "detection event",
+      );
+    }
+  });
+  const eventServers = [
+    ...(config.eventsSocket !== "off"
+      ? [{ server: createEventServer(intake), socket: config.eventsSocket }]
+      : []),
+    ...(config.eventsListen ? [{ server: createEventServer(intake), address: config.eventsListen }] : []),
+  ];
+
   const forwarder = createForwarder({
     upstream: config.upstream,
     connections: config.upstreamConnections,
     timeouts: config.timeouts,
     onUpstreamDuration: (s) => metrics.upstreamDuration.observe(s),
+    onAppHeaders: readDetections,
   });
   const websockets = createWebSocketProxy(config.upstream, config.timeouts, metrics, logger);
-  const proxy = createProxyServer({ config, forwarder, websockets, metrics, logger, tracing });
+  const proxy = createProxyServer({
+    config,
+    forwarder,
+    websockets,
+    metrics,
+    logger,
+    tracing,
+    hashSession,
+    sessionUsers,
+    correlation,
+  });
   let proxyListening = false;
   const admin = createAdminServer(metrics, {
     proxyListening: () => proxyListening,
@@ -51,28 +135,46 @@ export function createGatehouse(config: Config, logger: Logger): Gatehouse {
 
   return {
     metrics,
+    bus,
     async start() {
+      const events: string[] = [];
+      for (const e of eventServers) {
+        if ("socket" in e && e.socket) {
+          await listenOnSocket(e.server, e.socket);
+          events.push(`unix:${e.socket}`);
+        } else if ("address" in e && e.address) {
+          events.push(await listen(e.server, e.address, "eventsListen"));
+        }
+      }
       const proxyAddr = await listen(proxy.server, config.listen, "listen");
       const adminAddr = await listen(admin, config.adminListen, "adminListen");
       proxyListening = true;
       logger.info(
-        { proxy: proxyAddr, admin: adminAddr, upstream: config.upstream.text, version: VERSION },
+        { proxy: proxyAddr, admin: adminAddr, events, upstream: config.upstream.text, version: VERSION },
         "gatehouse listening",
       );
-      return { proxy: proxyAddr, admin: adminAddr };
+      return { proxy: proxyAddr, admin: adminAddr, events };
     },
     async stop() {
       proxyListening = false;
       const { forced } = await proxy.drain(config.shutdownTimeout);
-      await new Promise<void>((resolve) => {
-        admin.close(() => resolve());
-        admin.closeAllConnections();
-      });
+      await closeServer(admin);
+      // Events the app reports while requests drain are still taken; then the channels close.
+      await Promise.all(eventServers.map((e) => closeServer(e.server)));
+      if (config.eventsSocket !== "off") rmSync(config.eventsSocket, { force: true });
+      await bus.flush();
       await forwarder.close();
       logger.info({ forced }, "gatehouse stopped");
       return { forced };
     },
   };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 function listen(server: Server, address: Address, setting: string): Promise<string> {

@@ -13,11 +13,15 @@ export interface ActorOptions {
   sessionCookies: readonly string[];
   /** Header (lower case) a trusted authenticating proxy uses to name the user, or null. */
   userHeader: string | null;
+  /** Keyed hash of a raw session value (src/actor/session.ts). */
+  hashSession: (raw: string) => string;
+  /** The user an earlier response bound to this session id, if any (a local lookup, no I/O). */
+  userOfSession: (sessionId: string) => string | undefined;
 }
 
 export function createIdentifyActor(options: ActorOptions) {
   const trusted = options.trustedProxies.length > 0 ? compileMatcher(options.trustedProxies) : null;
-  const { sessionCookies, userHeader } = options;
+  const { sessionCookies, userHeader, hashSession, userOfSession } = options;
 
   return function identifyActor(ctx: RequestContext, req: IncomingMessage): undefined {
     const h = req.headers;
@@ -31,11 +35,14 @@ export function createIdentifyActor(options: ActorOptions) {
     ctx.clientIp = who.ip;
     ctx.peerIp = who.peer;
     ctx.peerTrusted = who.peerTrusted;
-    ctx.session = findSession(h.cookie, h.authorization, sessionCookies);
+    const session = findSession(h.cookie, h.authorization, sessionCookies);
+    ctx.session = session;
+    ctx.sessionId = session === null ? null : hashSession(session.value);
     if (userHeader !== null && who.peerTrusted) {
       const user = h[userHeader];
       if (typeof user === "string" && user.length > 0 && user.length <= 256) ctx.user = user;
     }
+    if (ctx.user === null && ctx.sessionId !== null) ctx.user = userOfSession(ctx.sessionId) ?? null;
     return undefined;
   };
 }

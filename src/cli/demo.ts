@@ -3,6 +3,8 @@
  * Prints the URL to open; Ctrl-C stops both cleanly.
  */
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createGatehouse } from "../app.ts";
 import { loadConfig } from "../config/load.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -22,6 +24,7 @@ export async function demo(
     GATEHOUSE_LISTEN: "127.0.0.1:8080",
     GATEHOUSE_LOG_LEVEL: "warn",
     GATEHOUSE_SHUTDOWN_TIMEOUT: "2s",
+    GATEHOUSE_EVENTS_SOCKET: join(tmpdir(), `gatehouse-demo-${process.pid}`, "events.sock"),
     ...process.env,
     GATEHOUSE_UPSTREAM: `http://127.0.0.1:${appPort}`,
   };
@@ -33,7 +36,7 @@ export async function demo(
   }
   const logger = createLogger(loaded.config.logLevel);
   const gatehouse = createGatehouse(loaded.config, logger);
-  let addresses: { proxy: string; admin: string };
+  let addresses: { proxy: string; admin: string; events: string[] };
   try {
     addresses = await gatehouse.start();
   } catch (err) {
@@ -46,6 +49,7 @@ export async function demo(
   out(`  open     http://${addresses.proxy}/`);
   out(`  metrics  http://${addresses.admin}/metrics`);
   out(`  ready    http://${addresses.admin}/readyz`);
+  for (const channel of addresses.events) out(`  events   ${channel}`);
   out("");
   out("Press Ctrl-C to stop.");
   return new Promise<number>((resolve) => {

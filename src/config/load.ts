@@ -188,6 +188,15 @@ function crossChecks(config: Config, origin: Record<string, string>): ConfigProb
       message: `must be 0 or at least timeouts.clientHeaders (${config.timeouts.clientHeaders}ms)`,
     });
   }
+  const events = config.eventsListen;
+  if (events && !(events.host === "localhost" || events.host === "::1" || events.host.startsWith("127."))) {
+    // The event endpoint takes no credentials: anyone who can reach it could report breaches.
+    problems.push({
+      where: origin["eventsListen"]!,
+      path: "eventsListen",
+      message: `must be a loopback address (127.0.0.1, ::1 or localhost), not ${events.host}: event reports are not authenticated`,
+    });
+  }
   const same = (a: { host: string; port: number } | null, b: { host: string; port: number } | null) =>
     a !== null &&
     b !== null &&

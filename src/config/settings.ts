@@ -51,9 +51,9 @@ export const SETTINGS: readonly Setting[] = [
   ),
   setting(
     "eventsSocket",
-    text(/^\/.{0,106}$/, "an absolute socket path of at most 107 bytes"),
+    text(/^(\/.{0,106}|off)$/, "an absolute socket path of at most 107 bytes, or off"),
     "/var/run/gatehouse/events.sock",
-    "Unix socket on which the app reports detection events",
+    "Unix socket on which the app reports detection events (off = none)",
   ),
   setting("eventsListen", address, null, "optional loopback TCP address for detection events"),
   setting(
@@ -116,6 +116,13 @@ export const SETTINGS: readonly Setting[] = [
     120_000,
     "longest pause between response body chunks from the app (0 = no limit)",
   ),
+  setting(
+    "correlation.maxEntries",
+    integer(1_000, 10_000_000),
+    100_000,
+    "requests remembered for linking socket events to them by X-Request-Id",
+  ),
+  setting("correlation.ttl", duration, 300_000, "how long a request is remembered for correlation"),
   setting("limits.headerBytes", size, 16 * 1024, "largest request header block accepted (431 above)"),
   setting(
     "identity.sessionCookies",
@@ -185,6 +192,7 @@ export interface Config {
     upstreamResponse: number;
     upstreamIdle: number;
   };
+  correlation: { maxEntries: number; ttl: number };
   limits: { headerBytes: number };
   identity: { sessionCookies: string[]; userHeader: string | null; hashKey: string | null };
   store: { failMode: "open" | "closed" };

@@ -14,6 +14,7 @@ import type { ResponseHeaders } from "./interceptors/pass-through-handler.ts";
 import { stripHopByHop } from "./interceptors/strip-hop-by-hop.ts";
 import {
   type GatehouseDispatchOptions,
+  type GatehouseHeaders,
   takeGatehouseHeaders,
 } from "./interceptors/take-gatehouse-headers.ts";
 
@@ -35,6 +36,8 @@ export interface ForwarderOptions {
   timeouts: Config["timeouts"];
   /** Observes seconds from dispatch to response headers. */
   onUpstreamDuration?: (seconds: number) => void;
+  /** Receives the app's `Gatehouse-*` response headers, before the response starts to the client. */
+  onAppHeaders?: (ctx: RequestContext, headers: GatehouseHeaders) => void;
 }
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
@@ -53,6 +56,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   // Order matters: Gatehouse-* headers are taken before the hop-by-hop pass sees the response.
   const dispatcher = pool.compose(stripHopByHop(), takeGatehouseHeaders());
   const observe = options.onUpstreamDuration;
+  const onAppHeaders = options.onAppHeaders;
 
   function forward(
     ctx: RequestContext,
@@ -69,6 +73,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       body: hasBody(req) ? req : null,
       onGatehouseHeaders(taken) {
         ctx.appHeaders = taken;
+        onAppHeaders?.(ctx, taken);
       },
     };
     res.on("close", handler.onClientClose);
@@ -124,8 +129,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   /** The client connection closed: if the response was not complete, stop the upstream request. */
   readonly onClientClose = (): void => {
     if (this.#finished || this.#res.writableFinished) return;
-    this.#controller?.abort(new Error("client closed the connection"));
+    // Finish first: abort() calls onResponseError synchronously, which would otherwise record
+    // the client's departure as an upstream error (a 502 in logs and metrics).
     this.#finish({ kind: "aborted", cause: "client closed the connection" });
+    this.#controller?.abort(new Error("client closed the connection"));
   };
 
   readonly #resume = (): void => {

@@ -21,9 +21,14 @@ export interface RequestContext {
   peerIp: string;
   /** Whether the peer is a trusted proxy, so its forwarding headers were believed. */
   peerTrusted: boolean;
-  /** Session cookie or bearer token; its id is `sessionId(ctx)` (a keyed hash). */
+  /** Session cookie or bearer token, as the client sent it (never stored or logged). */
   session: SessionSource | null;
-  /** The user, only from a trusted source (trusted proxy header now; the app's Gatehouse-User later). */
+  /** Keyed hash of the session value: what is stored, logged and shared. */
+  sessionId: string | null;
+  /**
+   * The user, only from a trusted source: a trusted proxy's user header, the session's binding
+   * from an earlier `Gatehouse-User`, or (from the response on) the app's `Gatehouse-User`.
+   */
   user: string | null;
   /** The server span for this request (non-recording when no OpenTelemetry SDK is registered). */
   trace: RequestSpan;

@@ -8,12 +8,14 @@ import type { Duplex } from "node:stream";
 import { createIdentifyActor } from "../actor/identify-actor.ts";
 import type { Config } from "../config/settings.ts";
 import { respond } from "../enforce/responder.ts";
+import type { RequestRecord } from "../events/intake.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
 import { trustedRequestId, upstreamHeaders } from "../forward/request-headers.ts";
 import type { WebSocketProxy } from "../forward/websocket.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { describeRequestSpan, type Tracing } from "../observability/tracing.ts";
+import type { TtlMap } from "../store/ttl-map.ts";
 import { checkTarget } from "./check-target.ts";
 import type { RequestContext } from "./context.ts";
 import type { Outcome } from "./outcome.ts";
@@ -22,6 +24,11 @@ import { beforeForward } from "./stages.ts";
 
 export interface ProxyServerDeps {
   config: Config;
+  /** Keyed hash of session values, and the session → user bindings. */
+  hashSession: (raw: string) => string;
+  sessionUsers: TtlMap<string, string>;
+  /** Remembers each forwarded request by its X-Request-Id, for socket events that name it. */
+  correlation: TtlMap<string, RequestRecord>;
   forwarder: Forwarder;
   websockets: WebSocketProxy;
   metrics: Metrics;
@@ -36,17 +43,19 @@ export interface ProxyServer {
 }
 
 export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
-  const { config, forwarder, websockets, metrics, logger, tracing } = deps;
+  const { config, forwarder, websockets, metrics, logger, tracing, correlation, sessionUsers } = deps;
   const identifyActor = createIdentifyActor({
     trustedProxies: config.trustedProxies,
     sessionCookies: config.identity.sessionCookies,
     userHeader: config.identity.userHeader?.toLowerCase() ?? null,
+    hashSession: deps.hashSession,
+    userOfSession: (id) => sessionUsers.get(id),
   });
   const before = beforeForward({ checkTarget, identifyActor });
   const record = createRecord(metrics, logger);
   const userHeader = config.identity.userHeader?.toLowerCase() ?? null;
   let draining = false;
-  let inFlight = 0;
+  const inFlight = new Set<ServerResponse>();
   let onIdle: (() => void) | null = null;
 
   function newContext(req: IncomingMessage): RequestContext {
@@ -59,6 +68,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       peerIp: "",
       peerTrusted: false,
       session: null,
+      sessionId: null,
       user: null,
       trace: tracing.startRequestSpan(req.method ?? "GET", req.headers),
       upstreamStatus: 0,
@@ -68,7 +78,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    inFlight++;
+    inFlight.add(res);
     const ctx = newContext(req);
     if (draining) res.shouldKeepAlive = false;
     let outcome: Outcome | undefined;
@@ -86,6 +96,14 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     });
     const done = (result: Outcome) => finish(ctx, res, result);
     if (outcome) return done(outcome);
+    correlation.set(ctx.requestId, {
+      ip: ctx.clientIp,
+      session: ctx.sessionId,
+      user: ctx.user,
+      method: ctx.method,
+      path: ctx.target,
+      time: Date.now(),
+    });
     const headers = upstreamHeaders(req, {
       requestId: ctx.requestId,
       peerIp: ctx.peerIp,
@@ -99,7 +117,8 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   function finish(ctx: RequestContext, res: ServerResponse, outcome: Outcome): void {
     respond(ctx, res, outcome);
     record(ctx, outcome, outcome.kind === "forwarded" ? outcome.status : res.statusCode);
-    if (--inFlight === 0 && onIdle) onIdle();
+    inFlight.delete(res);
+    if (inFlight.size === 0 && onIdle) onIdle();
   }
 
   const server = createServer(
@@ -156,10 +175,13 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
 
   async function drain(timeoutMs: number): Promise<{ forced: number }> {
     draining = true;
+    // Responses not yet started say `Connection: close`: their connections close after them, and
+    // a client told keep-alive could reuse one as it closes, or fail a complete response.
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const idle =
-      inFlight === 0
+      inFlight.size === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             onIdle = resolve;
@@ -170,7 +192,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     });
     const result = await Promise.race([idle.then(() => "idle" as const), timedOut]);
     clearTimeout(timer);
-    const forced = result === "timeout" ? inFlight : 0;
+    const forced = result === "timeout" ? inFlight.size : 0;
     server.closeAllConnections();
     websockets.closeAll();
     await closed;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compileMatcher, ipv4ToUint32, normalizeIp, parseCidr, parseCidrList } from "../../../src/actor/cidr.ts";
+import {
+  compileMatcher,
+  ipv4ToUint32,
+  normalizeIp,
+  parseCidr,
+  parseCidrList,
+} from "../../../src/actor/cidr.ts";
 
 function matcher(...cidrs: string[]) {
   const { cidrs: parsed, errors } = parseCidrList(cidrs);
@@ -60,7 +66,15 @@ describe("compiled matcher", () => {
 
   it("never matches garbage", () => {
     const m = matcher("0.0.0.0/0", "::/0");
-    for (const junk of ["", "1.2.3", "1.2.3.4.5", "01.2.3.999", "not-an-ip", "1.2.3.4 ", "x".repeat(10_000)]) {
+    for (const junk of [
+      "",
+      "1.2.3",
+      "1.2.3.4.5",
+      "01.2.3.999",
+      "not-an-ip",
+      "1.2.3.4 ",
+      "x".repeat(10_000),
+    ]) {
       assert.equal(m(junk), false, junk.slice(0, 20));
     }
   });

@@ -16,7 +16,10 @@ describe("client IP without trusted proxies", () => {
   });
 
   it("an untrusted peer's headers are ignored even when other proxies are trusted", () => {
-    assert.equal(resolveClientIp("198.51.100.7", "1.1.1.1", undefined, trust("10.0.0.0/8")).ip, "198.51.100.7");
+    assert.equal(
+      resolveClientIp("198.51.100.7", "1.1.1.1", undefined, trust("10.0.0.0/8")).ip,
+      "198.51.100.7",
+    );
   });
 
   it("normalises an IPv4-mapped peer", () => {
@@ -42,7 +45,10 @@ describe("client IP behind trusted proxies", () => {
   });
 
   it("stops at a hop that is not an address, keeping the last verified one", () => {
-    assert.equal(resolveClientIp("10.0.0.2", "203.0.113.5, unknown, 10.0.0.9", undefined, proxies).ip, "10.0.0.9");
+    assert.equal(
+      resolveClientIp("10.0.0.2", "203.0.113.5, unknown, 10.0.0.9", undefined, proxies).ip,
+      "10.0.0.9",
+    );
     assert.equal(resolveClientIp("10.0.0.2", "garbage", undefined, proxies).ip, "10.0.0.2");
   });
 

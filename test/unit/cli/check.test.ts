@@ -16,12 +16,20 @@ describe("gatehouse check", () => {
     const { code, lines } = runCheck(["--config", `${FIXTURES}valid.yaml`, "--listen", "127.0.0.1:8081"]);
     assert.equal(code, 0);
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!, /^config OK: listen 127\.0\.0\.1:8081 -> upstream unix:\/var\/run\/app\/app\.sock, admin 127\.0\.0\.1:9090/);
+    assert.match(
+      lines[0]!,
+      /^config OK: listen 127\.0\.0\.1:8081 -> upstream unix:\/var\/run\/app\/app\.sock, admin 127\.0\.0\.1:9090/,
+    );
     assert.match(lines[0]!, /trusted proxies 4 \(\d+ from .*valid\.yaml, 0 from env, 1 from flags\)/);
   });
 
   it("exits 1 and prints every problem, then a count", () => {
-    const { code, lines } = runCheck(["--config", `${FIXTURES}many-problems.yaml`, "--timeouts-idle", "forever"]);
+    const { code, lines } = runCheck([
+      "--config",
+      `${FIXTURES}many-problems.yaml`,
+      "--timeouts-idle",
+      "forever",
+    ]);
     assert.equal(code, 1);
     assert.equal(lines.length, 9);
     assert.match(lines[0]!, /many-problems\.yaml:1:1 listn: unknown setting/);

@@ -56,7 +56,11 @@ describe("sources and precedence", () => {
     const result = loadConfig({ file: fixture("valid.yaml") });
     assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
     const c = result.config;
-    assert.deepEqual(c.upstream, { kind: "unix", path: "/var/run/app/app.sock", text: "unix:/var/run/app/app.sock" });
+    assert.deepEqual(c.upstream, {
+      kind: "unix",
+      path: "/var/run/app/app.sock",
+      text: "unix:/var/run/app/app.sock",
+    });
     assert.equal(c.app, "shop");
     assert.deepEqual(
       c.trustedProxies.map((p) => p.text),
@@ -135,7 +139,9 @@ describe("validation reports every problem at once", () => {
   });
 
   it("never echoes a secret", () => {
-    const result = loadConfig({ env: { GATEHOUSE_ADMIN_TOKEN: "short", GATEHOUSE_REDIS: "http://user:hunter2@db" } });
+    const result = loadConfig({
+      env: { GATEHOUSE_ADMIN_TOKEN: "short", GATEHOUSE_REDIS: "http://user:hunter2@db" },
+    });
     const text = problems(result).join("\n");
     assert.match(text, /adminToken: the value is not a token of 16 to 512/);
     assert.match(text, /redis: the value is not a Redis URL/);
@@ -148,8 +154,18 @@ describe("validation reports every problem at once", () => {
     ]);
   });
 
+  it("refuses an event listener off loopback: reports are not authenticated", () => {
+    assert.match(
+      problems(loadConfig({ env: { GATEHOUSE_EVENTS_LISTEN: "0.0.0.0:7070" } }))[0]!,
+      /eventsListen: must be a loopback address/,
+    );
+    assert.ok(loadConfig({ env: { GATEHOUSE_EVENTS_LISTEN: "127.0.0.1:7070" } }).ok);
+  });
+
   it("refuses the admin API on the proxy's address", () => {
-    const text = problems(loadConfig({ env: { GATEHOUSE_LISTEN: "0.0.0.0:9090", GATEHOUSE_ADMIN_LISTEN: "127.0.0.1:9090" } }));
+    const text = problems(
+      loadConfig({ env: { GATEHOUSE_LISTEN: "0.0.0.0:9090", GATEHOUSE_ADMIN_LISTEN: "127.0.0.1:9090" } }),
+    );
     assert.match(text.join(), /adminListen: must differ from listen/);
   });
 
@@ -165,20 +181,43 @@ describe("validation reports every problem at once", () => {
   });
 
   it("refuses a file that is not a mapping, a missing file and an oversized one", () => {
-    assert.match(problems(loadConfig({ file: tempFile("- just\n- a list\n") }))[0]!, /config\.yaml:1:1 \(root\): must be a mapping/);
-    assert.match(problems(loadConfig({ file: "/nonexistent/gatehouse.yaml" }))[0]!, /\(file\): cannot be read: ENOENT/);
-    assert.match(problems(loadConfig({ file: tempFile(Buffer.alloc(2 * 1024 * 1024, 0x20)) }))[0]!, /the limit is 1 MiB/);
+    assert.match(
+      problems(loadConfig({ file: tempFile("- just\n- a list\n") }))[0]!,
+      /config\.yaml:1:1 \(root\): must be a mapping/,
+    );
+    assert.match(
+      problems(loadConfig({ file: "/nonexistent/gatehouse.yaml" }))[0]!,
+      /\(file\): cannot be read: ENOENT/,
+    );
+    assert.match(
+      problems(loadConfig({ file: tempFile(Buffer.alloc(2 * 1024 * 1024, 0x20)) }))[0]!,
+      /the limit is 1 MiB/,
+    );
   });
 
   it("survives hostile YAML: alias bombs, deep nesting, binary junk", () => {
-    const bomb = ["a: &a [x,x,x,x,x,x,x,x,x]", ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join("\n");
-    for (const content of [bomb, `${"[".repeat(5000)}${"]".repeat(5000)}`, Buffer.from([0, 255, 254, 1, 2, 3])]) {
+    const bomb = [
+      "a: &a [x,x,x,x,x,x,x,x,x]",
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+    ].join("\n");
+    for (const content of [
+      bomb,
+      `${"[".repeat(5000)}${"]".repeat(5000)}`,
+      Buffer.from([0, 255, 254, 1, 2, 3]),
+    ]) {
       const result = loadConfig({ file: tempFile(content) });
       assert.equal(result.ok, false);
     }
   });
 
   it("a group that is not a mapping is an error, not a crash", () => {
-    assert.match(problems(loadConfig({ file: tempFile("timeouts: 5s\n") }))[0]!, /config\.yaml:1:11 timeouts: must be a mapping/);
+    assert.match(
+      problems(loadConfig({ file: tempFile("timeouts: 5s\n") }))[0]!,
+      /config\.yaml:1:11 timeouts: must be a mapping/,
+    );
   });
 });

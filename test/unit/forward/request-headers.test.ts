@@ -22,7 +22,13 @@ function asMap(flat: string[]): Map<string, string[]> {
   return map;
 }
 
-const facts = { requestId: "rid-1", peerIp: "198.51.100.7", peerTrusted: false, userHeader: null, extra: null };
+const facts = {
+  requestId: "rid-1",
+  peerIp: "198.51.100.7",
+  peerTrusted: false,
+  userHeader: null,
+  extra: null,
+};
 
 describe("headers sent to the app", () => {
   it("removes hop-by-hop headers and the names Connection lists (RFC 9110 7.6.1)", () => {
@@ -42,7 +48,15 @@ describe("headers sent to the app", () => {
         facts,
       ),
     );
-    for (const gone of ["connection", "keep-alive", "x-secret-hop", "te", "proxy-authorization", "upgrade", "expect"]) {
+    for (const gone of [
+      "connection",
+      "keep-alive",
+      "x-secret-hop",
+      "te",
+      "proxy-authorization",
+      "upgrade",
+      "expect",
+    ]) {
       assert.equal(out.has(gone), false, gone);
     }
     assert.deepEqual(out.get("host"), ["shop.example"]);
@@ -50,7 +64,16 @@ describe("headers sent to the app", () => {
   });
 
   it("never passes a client's Gatehouse-* header to the app", () => {
-    const out = asMap(upstreamHeaders(request([["Gatehouse-User", "admin"], ["gatehouse-event", "IE1"], ["X-Gatehouse", "kept"]]), facts));
+    const out = asMap(
+      upstreamHeaders(
+        request([
+          ["Gatehouse-User", "admin"],
+          ["gatehouse-event", "IE1"],
+          ["X-Gatehouse", "kept"],
+        ]),
+        facts,
+      ),
+    );
     assert.equal(out.has("gatehouse-user"), false);
     assert.equal(out.has("gatehouse-event"), false);
     assert.deepEqual(out.get("x-gatehouse"), ["kept"]);
@@ -98,16 +121,26 @@ describe("headers sent to the app", () => {
 
   it("drops the user header unless a trusted proxy set it", () => {
     const req = request([["X-Authenticated-User", "alice"]]);
-    assert.equal(asMap(upstreamHeaders(req, { ...facts, userHeader: "x-authenticated-user" })).has("x-authenticated-user"), false);
+    assert.equal(
+      asMap(upstreamHeaders(req, { ...facts, userHeader: "x-authenticated-user" })).has(
+        "x-authenticated-user",
+      ),
+      false,
+    );
     assert.deepEqual(
-      asMap(upstreamHeaders(req, { ...facts, userHeader: "x-authenticated-user", peerTrusted: true })).get("x-authenticated-user"),
+      asMap(upstreamHeaders(req, { ...facts, userHeader: "x-authenticated-user", peerTrusted: true })).get(
+        "x-authenticated-user",
+      ),
       ["alice"],
     );
   });
 
   it("replaces the client's traceparent when Gatehouse injects its own span", () => {
     const out = asMap(
-      upstreamHeaders(request([["traceparent", "00-aaaa-bbbb-01"]]), { ...facts, extra: { traceparent: "00-cccc-dddd-01" } }),
+      upstreamHeaders(request([["traceparent", "00-aaaa-bbbb-01"]]), {
+        ...facts,
+        extra: { traceparent: "00-cccc-dddd-01" },
+      }),
     );
     assert.deepEqual(out.get("traceparent"), ["00-cccc-dddd-01"]);
   });
