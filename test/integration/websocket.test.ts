@@ -1,0 +1,86 @@
+/**
+ * WebSocket upgrades pass through Gatehouse to the app, with the same forwarding headers as
+ * plain requests. Client: Node's built-in WebSocket. App: a `ws` server on the fake app's port.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { WebSocketServer } from "ws";
+import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
+import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
+import { deferred, within } from "../helpers/wait.ts";
+
+describe("WebSocket", () => {
+  let app: FakeApp;
+  let wss: WebSocketServer;
+  let gatehouse: GatehouseProcess;
+  const upgrades: Record<string, string | string[] | undefined>[] = [];
+
+  before(async () => {
+    app = await fakeApp((_req, res) => {
+      res.writeHead(426);
+      res.end();
+    });
+    wss = new WebSocketServer({ server: app.server });
+    wss.on("connection", (socket, req) => {
+      upgrades.push(req.headers);
+      socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
+    });
+    gatehouse = await startGatehouse({ upstream: app.upstream });
+  });
+
+  after(async () => {
+    for (const socket of wss?.clients ?? []) socket.terminate();
+    wss?.close();
+    await gatehouse?.kill();
+    await app?.close();
+  });
+
+  /** Open a WebSocket through Gatehouse; resolves once the handshake is done. */
+  async function open(path: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+    const ws = new WebSocket(`ws://${gatehouse.proxy}${path}`, { headers });
+    ws.binaryType = "arraybuffer";
+    const opened = deferred();
+    ws.addEventListener("open", () => opened.resolve());
+    ws.addEventListener("error", () => opened.reject(new Error("websocket error before open")));
+    await within(opened.promise, 5000, "the WebSocket to open");
+    return ws;
+  }
+
+  async function close(ws: WebSocket): Promise<number> {
+    const closed = deferred<number>();
+    ws.addEventListener("close", (event) => closed.resolve(event.code));
+    ws.close(1000, "done");
+    return within(closed.promise, 5000, "the close handshake");
+  }
+
+  it("echoes text and binary messages through Gatehouse", async () => {
+    const ws = await open("/chat?room=1");
+    const messages: (string | ArrayBuffer)[] = [];
+    const gotBoth = deferred();
+    ws.addEventListener("message", (event) => {
+      messages.push(event.data as string | ArrayBuffer);
+      if (messages.length === 2) gotBoth.resolve();
+    });
+    ws.send("hello through gatehouse");
+    ws.send(new Uint8Array([0, 1, 2, 254, 255]));
+    await within(gotBoth.promise, 5000, "both echoes");
+    assert.equal(messages[0], "hello through gatehouse");
+    assert.deepEqual([...new Uint8Array(messages[1] as ArrayBuffer)], [0, 1, 2, 254, 255]);
+    assert.equal(await close(ws), 1000);
+  });
+
+  it("the app sees the upgrade with Gatehouse's forwarding headers, not the client's", async () => {
+    const ws = await open("/spoof", {
+      "X-Forwarded-For": "6.6.6.6",
+      "X-Request-Id": "chosen-by-client",
+      "Gatehouse-User": "admin",
+    });
+    await close(ws);
+    const headers = upgrades.at(-1);
+    assert.ok(headers, "the app accepted an upgrade");
+    assert.equal(headers["x-forwarded-for"], "127.0.0.1");
+    assert.match(String(headers["x-request-id"]), /^[0-9a-f-]{36}$/);
+    assert.equal(headers["gatehouse-user"], undefined);
+    assert.equal(headers.host, gatehouse.proxy);
+  });
+});
