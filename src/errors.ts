@@ -18,6 +18,11 @@ export const ERRORS = {
     title: "Gateway Timeout",
     detail: "The application did not answer in time.",
   },
+  UNSUPPORTED_VERSION: {
+    status: 505,
+    title: "HTTP Version Not Supported",
+    detail: "Gatehouse speaks HTTP/1.0 and HTTP/1.1.",
+  },
   BAD_REQUEST_TARGET: {
     status: 400,
     title: "Bad Request",

@@ -1,5 +1,5 @@
 /**
- * Stage 0: the request target must be something the app can be asked for. Absolute-form targets
+ * Stage 0: the request must be HTTP/1.x and its target something the app can be asked for. Absolute-form targets
  * (RFC 9112 section 3.2.2) are reduced to origin form; `*` and authority forms end the request.
  */
 import type { IncomingMessage } from "node:http";
@@ -7,6 +7,10 @@ import type { RequestContext } from "./context.ts";
 import type { Outcome } from "./outcome.ts";
 
 export function checkTarget(ctx: RequestContext, req: IncomingMessage): Outcome | undefined {
+  // Node's parser takes a request line without a version as HTTP/0.9; nothing behind a proxy wants that.
+  if (req.httpVersionMajor !== 1) {
+    return { kind: "error", code: "UNSUPPORTED_VERSION", cause: `HTTP/${req.httpVersion} request` };
+  }
   const url = req.url ?? "";
   if (url.charCodeAt(0) === 47 /* / */) {
     ctx.target = url;

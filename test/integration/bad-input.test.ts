@@ -88,6 +88,15 @@ describe("bad input", () => {
     assert.equal(app.requests.length, before);
   });
 
+  it("an HTTP/0.9 request line (no version) is refused, never forwarded as HTTP/1.1", async () => {
+    const before = app.requests.length;
+    const reply = await rawExchange(gatehouse.proxy, "GET /\r\n\r\n");
+    assert.equal(app.requests.length, before);
+    assert.ok(reply.closed, "the connection is closed");
+    assert.equal(reply.status, 505);
+    assert.match(reply.text, /"title":"HTTP Version Not Supported"/);
+  });
+
   it("a request target of //x reaches the app as that path on the same host, never as host x", async () => {
     const reply = await rawExchange(
       gatehouse.proxy,
