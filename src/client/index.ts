@@ -63,6 +63,7 @@ export interface GatehouseClient {
 }
 
 const DEFAULT_SOCKET = "/var/run/gatehouse/events.sock";
+const MAX_BATCH_BYTES = 512 * 1024;
 
 export function createClient(options: ClientOptions = {}): GatehouseClient {
   const socketPath = options.socketPath ?? process.env.GATEHOUSE_EVENTS_SOCKET ?? DEFAULT_SOCKET;
@@ -110,7 +111,17 @@ export function createClient(options: ClientOptions = {}): GatehouseClient {
     timer = null;
     if (queue.length === 0) return settle();
     sending = true;
-    const batch = queue.slice(0, batchSize);
+    // Gatehouse takes at most 1 MiB a request: cut the batch by bytes as well as by count.
+    let bytes = 0;
+    let count = 0;
+    while (
+      count < Math.min(batchSize, queue.length) &&
+      (count === 0 || bytes + queue[count]!.length < MAX_BATCH_BYTES)
+    ) {
+      bytes += queue[count]!.length + 1;
+      count++;
+    }
+    const batch = queue.slice(0, count);
     const body = `${batch.join("\n")}\n`;
     const req = request(
       {

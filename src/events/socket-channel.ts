@@ -12,13 +12,15 @@ import type { Intake } from "./intake.ts";
 import { fromAppSensor, type SocketEvent, type Validated, validateEvent } from "./socket-parser.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** How much of an oversized body is read and discarded before the connection is closed instead. */
+const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
 
 interface Rejection {
   index: number;
   error: string;
 }
 
-type BodyResult = { ok: true; body: string } | { ok: false; status: number; error: string };
+type BodyResult = { ok: true; body: string } | { ok: false; status: number; error: string; close: boolean };
 
 export function createEventServer(intake: Intake): Server {
   const catalogue = JSON.stringify({ detectionPoints: CATALOGUE });
@@ -53,7 +55,7 @@ export function createEventServer(intake: Intake): Server {
     const body = await readBody(req);
     if (!body.ok) {
       intake.reportError("socket", body.status === 413 ? "too_large" : "truncated");
-      if (body.status === 413) res.setHeader("connection", "close");
+      if (body.close) res.setHeader("connection", "close");
       return reply(
         res,
         body.status,
@@ -94,15 +96,22 @@ function mediaType(header: string | undefined): string {
   return (header ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
+/**
+ * Read a body of at most 1 MiB. A larger one is refused with 413, but read to its end (without
+ * keeping it) when it is under 16 MiB, so an HTTP client sees the answer instead of a reset
+ * connection; past that the connection is closed.
+ */
 function readBody(req: IncomingMessage): Promise<BodyResult> {
+  const tooLarge = (close: boolean): BodyResult => ({
+    ok: false,
+    status: 413,
+    error: "body is larger than 1 MiB; send smaller batches",
+    close,
+  });
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > MAX_BODY_BYTES) {
-    req.resume();
-    return Promise.resolve({
-      ok: false,
-      status: 413,
-      error: "body is larger than 1 MiB; send smaller batches",
-    });
+  if (declared > MAX_DRAIN_BYTES) {
+    req.pause();
+    return Promise.resolve(tooLarge(true));
   }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -111,27 +120,26 @@ function readBody(req: IncomingMessage): Promise<BodyResult> {
     req.on("data", (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > MAX_DRAIN_BYTES) {
         done = true;
-        chunks.length = 0;
-        // Stop reading: the rest of an oversized body is never buffered.
         req.pause();
-        resolve({ ok: false, status: 413, error: "body is larger than 1 MiB; send smaller batches" });
-        return;
+        resolve(tooLarge(true));
+      } else if (size <= MAX_BODY_BYTES) {
+        chunks.push(chunk);
+      } else {
+        chunks.length = 0;
       }
-      chunks.push(chunk);
     });
     req.on("end", () => {
       if (done) return;
       done = true;
-      const buffer = Buffer.concat(chunks);
-      const text = new TextDecoder("utf-8", { fatal: false }).decode(buffer);
-      resolve({ ok: true, body: text });
+      if (size > MAX_BODY_BYTES) return resolve(tooLarge(false));
+      resolve({ ok: true, body: new TextDecoder("utf-8").decode(Buffer.concat(chunks)) });
     });
     req.on("error", () => {
       if (done) return;
       done = true;
-      resolve({ ok: false, status: 400, error: "the request body was cut off" });
+      resolve({ ok: false, status: 400, error: "the request body was cut off", close: true });
     });
   });
 }

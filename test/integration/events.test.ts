@@ -402,6 +402,28 @@ describe("event socket lifecycle", () => {
     }
   });
 
+  it("the Node client splits large batches so each request stays under the 1 MiB limit", async () => {
+    const socket = eventsSocketPath();
+    const app = await fakeApp((_req, res) => {
+      res.end("ok");
+    });
+    let gh: GatehouseProcess | undefined;
+    const reporter = createClient({ socketPath: socket, batchSize: 1000 });
+    try {
+      gh = await startGatehouse({ upstream: app.upstream, args: ["--events-socket", socket] });
+      const metadata = { blob: "m".repeat(4000) };
+      for (let i = 0; i < 600; i++)
+        reporter.report({ detectionPoint: "FIO1", detail: "d".repeat(1000), metadata });
+      await reporter.flush();
+      assert.deepEqual(reporter.stats(), { sent: 600, dropped: 0, rejected: 0, queued: 0 });
+      assert.equal(metricSum(await gh.metrics(), "gatehouse_events_total"), 600);
+    } finally {
+      await reporter.close();
+      await gh?.kill();
+      await app.close();
+    }
+  });
+
   it("drops, counts and never throws when its bounded queue is full", async () => {
     const reporter = createClient({
       socketPath: eventsSocketPath(),
