@@ -11,12 +11,11 @@ import type { ErrorCode } from "../errors.ts";
 import type { RequestContext } from "../pipeline/context.ts";
 import type { Outcome } from "../pipeline/outcome.ts";
 import type { ResponseHeaders } from "./interceptors/pass-through-handler.ts";
-import { stripHopByHop } from "./interceptors/strip-hop-by-hop.ts";
 import {
   type GatehouseDispatchOptions,
   type GatehouseHeaders,
-  takeGatehouseHeaders,
-} from "./interceptors/take-gatehouse-headers.ts";
+  responseHeaderHygiene,
+} from "./interceptors/response-header-hygiene.ts";
 
 export interface Forwarder {
   /** Forward `req` for `ctx`; calls `done` exactly once with what came of it. */
@@ -53,8 +52,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       ...(upstream.kind === "unix" ? { socketPath: upstream.path } : {}),
     },
   });
-  // Order matters: Gatehouse-* headers are taken before the hop-by-hop pass sees the response.
-  const dispatcher = pool.compose(stripHopByHop(), takeGatehouseHeaders());
+  const dispatcher = pool.compose(responseHeaderHygiene());
   const observe = options.onUpstreamDuration;
   const onAppHeaders = options.onAppHeaders;
 

@@ -32,7 +32,8 @@ const headerGetter = {
 
 export interface RequestSpan {
   span: Span;
-  ctx: Context;
+  /** The context the span was started in (the client's trace, or the root). */
+  parent: Context;
 }
 
 export function createTracing(version: string) {
@@ -44,7 +45,7 @@ export function createTracing(version: string) {
       ? propagation.extract(ROOT_CONTEXT, headers, headerGetter)
       : ROOT_CONTEXT;
     const span = tracer.startSpan(method, { kind: SpanKind.SERVER }, parent);
-    return { span, ctx: trace.setSpan(parent, span) };
+    return { span, parent };
   }
 
   /**
@@ -54,7 +55,8 @@ export function createTracing(version: string) {
   function outgoingTraceHeaders(rs: RequestSpan): Record<string, string> | null {
     if (!isSpanContextValid(rs.span.spanContext())) return null;
     const carrier: Record<string, string> = {};
-    context.with(rs.ctx, () => propagation.inject(context.active(), carrier));
+    // The span's context is built only here: with no SDK the span context is invalid and this never runs.
+    propagation.inject(trace.setSpan(rs.parent, rs.span), carrier);
     return carrier;
   }
 

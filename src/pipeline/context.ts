@@ -3,7 +3,7 @@
  * is hidden on `req`. Created once per request by the proxy server.
  */
 import type { SessionSource } from "../actor/session.ts";
-import type { GatehouseHeaders } from "../forward/interceptors/take-gatehouse-headers.ts";
+import type { GatehouseHeaders } from "../forward/interceptors/response-header-hygiene.ts";
 import type { RequestSpan } from "../observability/tracing.ts";
 import type { Outcome } from "./outcome.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import type { Intake, RequestRecord } from "../events/intake.ts";
-import type { GatehouseHeaders } from "../forward/interceptors/take-gatehouse-headers.ts";
+import type { GatehouseHeaders } from "../forward/interceptors/response-header-hygiene.ts";
 import type { TtlMap } from "../store/ttl-map.ts";
 import type { RequestContext } from "./context.ts";
 

@@ -1,9 +1,11 @@
 /**
- * Takes the app's `Gatehouse-*` response headers (detection events, user) out of the response:
- * they are handed to the request's `onGatehouseHeaders` and never reach the client (DESIGN 3.1).
+ * Response header hygiene, in one pass over the app's headers before the client sees them:
+ * hop-by-hop headers and those named in the app's `Connection` are removed (RFC 9110 section
+ * 7.6.1; Node writes its own framing), and the app's `Gatehouse-*` headers (detection events,
+ * user) are taken out and handed to the request's `onGatehouseHeaders` (DESIGN 3.1).
  */
 import type { Dispatcher } from "undici";
-import { isGatehouseHeader } from "../hop-by-hop.ts";
+import { connectionListed, HOP_BY_HOP, isGatehouseHeader } from "../hop-by-hop.ts";
 import { PassThroughHandler, type ResponseHeaders } from "./pass-through-handler.ts";
 
 export type GatehouseHeaders = Record<string, string | string[]>;
@@ -13,7 +15,7 @@ export interface GatehouseDispatchOptions extends Dispatcher.DispatchOptions {
   onGatehouseHeaders?: (headers: GatehouseHeaders) => void;
 }
 
-class TakeGatehouseHeadersHandler extends PassThroughHandler {
+class ResponseHeaderHygieneHandler extends PassThroughHandler {
   readonly #sink: ((headers: GatehouseHeaders) => void) | undefined;
 
   constructor(next: Dispatcher.DispatchHandler, sink: ((headers: GatehouseHeaders) => void) | undefined) {
@@ -27,26 +29,30 @@ class TakeGatehouseHeadersHandler extends PassThroughHandler {
     headers: ResponseHeaders,
     statusMessage?: string,
   ): void {
+    const listed = connectionListed(headers.connection);
     let taken: GatehouseHeaders | null = null;
     for (const name of Object.keys(headers)) {
-      if (!isGatehouseHeader(name)) continue;
-      const value = headers[name];
-      if (value !== undefined) {
-        taken ??= {};
-        taken[name] = value;
+      if (HOP_BY_HOP.has(name) || listed?.has(name)) {
+        delete headers[name];
+      } else if (isGatehouseHeader(name)) {
+        const value = headers[name];
+        if (value !== undefined) {
+          taken ??= {};
+          taken[name] = value;
+        }
+        delete headers[name];
       }
-      delete headers[name];
     }
     if (taken && this.#sink) this.#sink(taken);
     super.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 }
 
-export function takeGatehouseHeaders(): Dispatcher.DispatcherComposeInterceptor {
-  return function takeGatehouseHeadersInterceptor(dispatch) {
-    return function dispatchTaking(opts, handler) {
+export function responseHeaderHygiene(): Dispatcher.DispatcherComposeInterceptor {
+  return function responseHeaderHygieneInterceptor(dispatch) {
+    return function dispatchWithHygiene(opts, handler) {
       const sink = (opts as GatehouseDispatchOptions).onGatehouseHeaders;
-      return dispatch(opts, new TakeGatehouseHeadersHandler(handler, sink));
+      return dispatch(opts, new ResponseHeaderHygieneHandler(handler, sink));
     };
   };
 }
