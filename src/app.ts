@@ -13,9 +13,10 @@ import { createUpstreamProbe } from "./admin/upstream-probe.ts";
 import type { Config } from "./config/settings.ts";
 import type { Address } from "./config/types.ts";
 import { GatehouseError } from "./errors.ts";
+import { Correlation } from "./events/correlation.ts";
 import { createEventBus, type EventBus } from "./events/event-bus.ts";
 import { createEventMetrics } from "./events/event-metrics.ts";
-import { createIntake, type RequestRecord } from "./events/intake.ts";
+import { createIntake } from "./events/intake.ts";
 import { listenOnSocket } from "./events/listen-socket.ts";
 import { createEventServer } from "./events/socket-channel.ts";
 import { createForwarder } from "./forward/forwarder.ts";
@@ -54,8 +55,8 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
 
   // Detection events: channels → intake (correlation, session bindings) → bus → analysis.
   const hashSession = sessionHasher(config.identity.hashKey);
-  const correlation = new TtlMap<string, RequestRecord>({
-    maxEntries: config.correlation.maxEntries,
+  const correlation = new Correlation({
+    capacity: config.correlation.maxEntries,
     ttlMs: config.correlation.ttl,
     clock,
   });

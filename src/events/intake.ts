@@ -9,22 +9,14 @@
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../store/clock.ts";
 import type { TtlMap } from "../store/ttl-map.ts";
+import type { Correlation, RequestRecord } from "./correlation.ts";
 import type { DetectionEvent, EventChannel } from "./event.ts";
 import type { EventBus } from "./event-bus.ts";
 import type { EventMetrics } from "./event-metrics.ts";
 import { type HeaderErrorReason, parseDetectionHeaders } from "./header-parser.ts";
 import type { SocketEvent } from "./socket-parser.ts";
 
-/** What Gatehouse remembers of a forwarded request, by its X-Request-Id. */
-export interface RequestRecord {
-  ip: string;
-  /** Keyed hash of the session id, or null. */
-  session: string | null;
-  user: string | null;
-  method: string;
-  path: string;
-  time: number;
-}
+export type { RequestRecord } from "./correlation.ts";
 
 /** The request facts a header detection is attributed to. */
 export interface HeaderSource extends RequestRecord {
@@ -33,7 +25,7 @@ export interface HeaderSource extends RequestRecord {
 
 export interface IntakeDeps {
   bus: EventBus;
-  correlation: TtlMap<string, RequestRecord>;
+  correlation: Correlation;
   sessionUsers: TtlMap<string, string>;
   hashSession: (raw: string) => string;
   metrics: EventMetrics;

@@ -8,7 +8,7 @@ import type { RequestSpan } from "../observability/tracing.ts";
 import type { Outcome } from "./outcome.ts";
 
 export interface RequestContext {
-  /** The `X-Request-Id` sent to the app: kept from a trusted proxy, else a new UUID. */
+  /** The `X-Request-Id` sent to the app: kept from a trusted proxy, else `<process prefix>-<counter>`. */
   requestId: string;
   /** `performance.now()` when the request arrived. */
   start: number;

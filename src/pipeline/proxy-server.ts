@@ -2,13 +2,12 @@
  * The proxy's HTTP server: makes the request context, runs the stages of src/pipeline/stages.ts
  * in order, hands WebSocket upgrades to the WebSocket proxy, and drains gracefully on close.
  */
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { createIdentifyActor } from "../actor/identify-actor.ts";
 import type { Config } from "../config/settings.ts";
 import { respond } from "../enforce/responder.ts";
-import type { RequestRecord } from "../events/intake.ts";
+import type { Correlation } from "../events/correlation.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
 import { trustedRequestId, upstreamHeaders } from "../forward/request-headers.ts";
 import type { WebSocketProxy } from "../forward/websocket.ts";
@@ -28,7 +27,7 @@ export interface ProxyServerDeps {
   hashSession: (raw: string) => string;
   sessionUsers: TtlMap<string, string>;
   /** Remembers each forwarded request by its X-Request-Id, for socket events that name it. */
-  correlation: TtlMap<string, RequestRecord>;
+  correlation: Correlation;
   forwarder: Forwarder;
   websockets: WebSocketProxy;
   metrics: Metrics;
@@ -86,7 +85,14 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       outcome = stage(ctx, req);
       if (outcome) break;
     }
-    ctx.requestId = trustedRequestId(req, ctx.peerTrusted) ?? randomUUID();
+    ctx.requestId = correlation.record(
+      trustedRequestId(req, ctx.peerTrusted),
+      ctx.clientIp,
+      ctx.sessionId,
+      ctx.user,
+      ctx.method,
+      ctx.target,
+    );
     describeRequestSpan(ctx.trace.span, {
       method: ctx.method,
       route: ctx.target,
@@ -96,14 +102,6 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     });
     const done = (result: Outcome) => finish(ctx, res, result);
     if (outcome) return done(outcome);
-    correlation.set(ctx.requestId, {
-      ip: ctx.clientIp,
-      session: ctx.sessionId,
-      user: ctx.user,
-      method: ctx.method,
-      path: ctx.target,
-      time: Date.now(),
-    });
     const headers = upstreamHeaders(req, {
       requestId: ctx.requestId,
       peerIp: ctx.peerIp,
@@ -144,7 +142,14 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    ctx.requestId = trustedRequestId(req, ctx.peerTrusted) ?? randomUUID();
+    ctx.requestId = correlation.record(
+      trustedRequestId(req, ctx.peerTrusted),
+      ctx.clientIp,
+      ctx.sessionId,
+      ctx.user,
+      ctx.method,
+      ctx.target,
+    );
     websockets.upgrade(ctx, req, socket, head, userHeader);
   });
 

@@ -3,13 +3,12 @@
  * taken out of the response by the forwarder) become detection events for this request, and a
  * named user is remembered on the request (for response-time enforcement) and its session.
  */
-
-import type { Intake, RequestRecord } from "../events/intake.ts";
+import type { Correlation } from "../events/correlation.ts";
+import type { Intake } from "../events/intake.ts";
 import type { GatehouseHeaders } from "../forward/interceptors/response-header-hygiene.ts";
-import type { TtlMap } from "../store/ttl-map.ts";
 import type { RequestContext } from "./context.ts";
 
-export function createReadDetections(intake: Intake, correlation: TtlMap<string, RequestRecord>) {
+export function createReadDetections(intake: Intake, correlation: Correlation) {
   return function readDetections(ctx: RequestContext, headers: GatehouseHeaders): void {
     const eventHeader = headers["gatehouse-event"];
     const userHeader = headers["gatehouse-user"];
@@ -30,8 +29,7 @@ export function createReadDetections(intake: Intake, correlation: TtlMap<string,
     if (user !== null) {
       ctx.user = user;
       // Socket events that name this request later get the user too.
-      const record = correlation.get(ctx.requestId);
-      if (record) record.user = user;
+      correlation.setUser(ctx.requestId, user);
     }
     if (eventHeader !== undefined && ctx.trace.span.isRecording()) {
       ctx.trace.span.addEvent("gatehouse.detection", {

@@ -19,7 +19,7 @@ function assertProblem(reply: Reply, status: number): { requestId: string } {
   const problem = JSON.parse(reply.text);
   assert.equal(problem.status, status);
   assert.equal(typeof problem.title, "string");
-  assert.match(problem.requestId, /^[0-9a-f-]{36}$/);
+  assert.match(problem.requestId, /^[0-9a-f]{16}-[0-9a-z]+$/);
   assert.equal(reply.headers["x-request-id"], problem.requestId);
   return problem;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Registry } from "prom-client";
 import { sessionHasher } from "../../../src/actor/session.ts";
+import { Correlation } from "../../../src/events/correlation.ts";
 import type { DetectionEvent } from "../../../src/events/event.ts";
 import { createEventBus } from "../../../src/events/event-bus.ts";
 import { createEventMetrics } from "../../../src/events/event-metrics.ts";
@@ -19,7 +20,7 @@ function setup() {
   bus.subscribe((batch) => received.push(...batch));
   const logs: string[] = [];
   const logger = createLogger("info", { write: (line: string) => logs.push(line) });
-  const correlation = new TtlMap<string, RequestRecord>({ maxEntries: 1000, ttlMs: 300_000, clock });
+  const correlation = new Correlation({ capacity: 1000, ttlMs: 300_000, clock });
   const sessionUsers = new TtlMap<string, string>({ maxEntries: 1000, ttlMs: 86_400_000, clock });
   const hashSession = sessionHasher("k".repeat(32));
   const intake = createIntake({
@@ -118,18 +119,11 @@ describe("header detections", () => {
 describe("socket events", () => {
   it("take ip, session, user, method and path from the request they name", async () => {
     const t = setup();
-    t.correlation.set("r-9", {
-      ip: "198.51.100.4",
-      session: "hs",
-      user: "carol",
-      method: "GET",
-      path: "/admin",
-      time: 0,
-    });
-    assert.equal(t.intake.fromSocket([t.socketEvent({ detectionPoint: "ACE3", requestId: "r-9" })]), 1);
+    const id = t.correlation.record(null, "198.51.100.4", "hs", "carol", "GET", "/admin");
+    assert.equal(t.intake.fromSocket([t.socketEvent({ detectionPoint: "ACE3", requestId: id })]), 1);
     await t.bus.flush();
     assert.deepEqual(t.received[0]!.actor, { ip: "198.51.100.4", session: "hs", user: "carol" });
-    assert.deepEqual(t.received[0]!.request, { id: "r-9", method: "GET", path: "/admin" });
+    assert.deepEqual(t.received[0]!.request, { id, method: "GET", path: "/admin" });
     assert.equal(t.received[0]!.channel, "socket");
   });
 

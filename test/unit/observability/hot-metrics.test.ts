@@ -22,7 +22,12 @@ describe("hot metrics scrape exactly like prom-client's own", () => {
   it("counter: one series per label value that was counted", async () => {
     const ours = new Registry();
     const theirs = new Registry();
-    const hot = new HotCounter(ours, { name: "c_total", help: "c", label: "outcome", values: ["a", "b", "c"] as const });
+    const hot = new HotCounter(ours, {
+      name: "c_total",
+      help: "c",
+      label: "outcome",
+      values: ["a", "b", "c"] as const,
+    });
     const ref = new Counter({ name: "c_total", help: "c", labelNames: ["outcome"], registers: [theirs] });
     const a = hot.child("a");
     const c = hot.child("c");
@@ -34,7 +39,12 @@ describe("hot metrics scrape exactly like prom-client's own", () => {
   });
 
   it("refuses a label value it was not built for", () => {
-    const hot = new HotCounter(new Registry(), { name: "x_total", help: "x", label: "l", values: ["a"] as const });
+    const hot = new HotCounter(new Registry(), {
+      name: "x_total",
+      help: "x",
+      label: "l",
+      values: ["a"] as const,
+    });
     assert.throws(() => hot.child("z" as "a"), /unknown l z/);
   });
 });
