@@ -8,7 +8,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import {
   type Context,
-  context,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
