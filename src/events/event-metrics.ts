@@ -12,28 +12,58 @@ export interface EventMetrics {
   error(channel: string, reason: string): void;
 }
 
+const CHANNELS = ["header", "socket", "edge"] as const;
+const OUTCOMES = ["attempt", "blocked", "success"] as const;
+
 export function createEventMetrics(registry: Registry, maxCustomLabels = 200): EventMetrics {
-  const events = new Counter({
-    name: "gatehouse_events_total",
-    help: "Detection events accepted, by channel, detection point and outcome",
-    labelNames: ["channel", "detection_point", "outcome"],
-    registers: [registry],
-  });
+  // Counted as plain numbers (one small array per detection point) and read at scrape time:
+  // prom-client's labelled inc() hashes the labels on every call, and this runs per event.
+  const events = new Map<string, Float64Array>();
+  const name = "gatehouse_events_total";
+  const help = "Detection events accepted, by channel, detection point and outcome";
+  registry.registerMetric({
+    name,
+    help,
+    type: "counter",
+    aggregator: "sum",
+    async get() {
+      const values: { value: number; labels: Record<string, string> }[] = [];
+      for (const [detectionPoint, counts] of events) {
+        CHANNELS.forEach((channel, c) => {
+          OUTCOMES.forEach((outcome, o) => {
+            const value = counts[c * OUTCOMES.length + o]!;
+            if (value > 0)
+              values.push({ value, labels: { channel, detection_point: detectionPoint, outcome } });
+          });
+        });
+      }
+      return { name, help, type: "counter", aggregator: "sum", values };
+    },
+  } as never);
   const errors = new Counter({
     name: "gatehouse_event_errors_total",
     help: "Detection events or headers refused or not correlated, by channel and reason",
     labelNames: ["channel", "reason"],
     registers: [registry],
   });
-  const custom = new Set<string>();
+  let custom = 0;
   return {
     event(channel, detectionPoint, outcome) {
-      let label = detectionPoint;
-      if (!detectionPointInfo(detectionPoint) && !custom.has(detectionPoint)) {
-        if (custom.size < maxCustomLabels) custom.add(detectionPoint);
-        else label = "other";
+      let counts = events.get(detectionPoint);
+      if (counts === undefined) {
+        const known = detectionPointInfo(detectionPoint) !== undefined;
+        if (!known && custom >= maxCustomLabels) {
+          counts = events.get("other") ?? new Float64Array(CHANNELS.length * OUTCOMES.length);
+          events.set("other", counts);
+        } else {
+          if (!known) custom++;
+          counts = new Float64Array(CHANNELS.length * OUTCOMES.length);
+          events.set(detectionPoint, counts);
+        }
       }
-      events.labels(channel, label, outcome).inc();
+      const c = CHANNELS.indexOf(channel as (typeof CHANNELS)[number]);
+      const o = OUTCOMES.indexOf(outcome as (typeof OUTCOMES)[number]);
+      if (c !== -1 && o !== -1) counts[c * OUTCOMES.length + o]! += 1;
     },
     error(channel, reason) {
       errors.labels(channel, reason).inc();

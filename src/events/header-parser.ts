@@ -54,20 +54,52 @@ export function parseDetectionHeaders(eventHeader: Value, userHeader: Value): He
     result.errors.push("too_large");
     return result;
   }
+  const parsed = parseEventList(text);
+  result.events = parsed.events;
+  result.errors.push(...parsed.errors);
+  return result;
+}
+
+interface ParsedList {
+  readonly events: HeaderEvent[];
+  readonly errors: readonly HeaderErrorReason[];
+}
+
+// Apps send the same few header values again and again (one per kind of detection), so parsed
+// values are remembered: a repeat costs one Map lookup instead of a structured-field parse.
+// Only short values are kept, and the cache is emptied when full, so hostile variety costs
+// nothing more than parsing.
+const CACHE_ENTRIES = 1024;
+const CACHE_VALUE_BYTES = 256;
+const cache = new Map<string, ParsedList>();
+
+function parseEventList(text: string): ParsedList {
+  const hit = cache.get(text);
+  if (hit) return { events: hit.events.slice(), errors: hit.errors };
+  const parsed = parseEventListUncached(text);
+  if (text.length <= CACHE_VALUE_BYTES) {
+    if (cache.size >= CACHE_ENTRIES) cache.clear();
+    cache.set(text, { events: parsed.events.slice(), errors: parsed.errors });
+  }
+  return parsed;
+}
+
+function parseEventListUncached(text: string): ParsedList {
   let list: (Item | InnerList)[];
   try {
     list = parseList(text);
   } catch {
-    result.errors.push("malformed");
-    return result;
+    return { events: [], errors: ["malformed"] };
   }
-  if (list.length > HEADER_LIMITS.events) result.errors.push("too_many");
+  const events: HeaderEvent[] = [];
+  const errors: HeaderErrorReason[] = [];
+  if (list.length > HEADER_LIMITS.events) errors.push("too_many");
   for (const member of list.slice(0, HEADER_LIMITS.events)) {
     const parsed = readMember(member);
-    if (typeof parsed === "string") result.errors.push(parsed);
-    else result.events.push(parsed);
+    if (typeof parsed === "string") errors.push(parsed);
+    else events.push(Object.freeze(parsed));
   }
-  return result;
+  return { events, errors: Object.freeze(errors) };
 }
 
 function readMember(member: Item | InnerList): HeaderEvent | HeaderErrorReason {

@@ -83,6 +83,30 @@ describe("Gatehouse-Event header", () => {
   });
 });
 
+describe("parsed-value cache", () => {
+  it("a repeated value gives the same events, and a caller changing its result cannot poison the next", () => {
+    const header = 'ACE3;detail="cache probe", AE2';
+    const first = parseDetectionHeaders(header, undefined);
+    first.events.push({ detectionPoint: "X", outcome: "success", user: null, detail: null });
+    first.errors.push("malformed");
+    const second = parseDetectionHeaders(header, undefined);
+    assert.deepEqual(second, {
+      user: null,
+      errors: [],
+      events: [
+        { detectionPoint: "ACE3", outcome: "attempt", user: null, detail: "cache probe" },
+        { detectionPoint: "AE2", outcome: "attempt", user: null, detail: null },
+      ],
+    });
+    assert.ok(Object.isFrozen(second.events[0]), "shared event objects are frozen");
+  });
+
+  it("caches refusals too, and still reports them every time", () => {
+    assert.deepEqual(parseDetectionHeaders("42, IE1", undefined).errors, ["invalid_label"]);
+    assert.deepEqual(parseDetectionHeaders("42, IE1", undefined).errors, ["invalid_label"]);
+  });
+});
+
 describe("Gatehouse-User header", () => {
   it("decodes UTF-8 names that arrive as latin1 header bytes", () => {
     const latin1 = Buffer.from("zoë", "utf8").toString("latin1");
