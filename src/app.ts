@@ -110,6 +110,8 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     timeouts: config.timeouts,
     onUpstreamDuration: (s) => metrics.upstreamDuration.observe(s),
     onAppHeaders: readDetections,
+    // Bound late: the proxy server is built below, and is draining only once stop() runs.
+    isDraining: () => proxy.isDraining(),
   });
   const websockets = createWebSocketProxy(config.upstream, config.timeouts, metrics, logger);
   const proxy = createProxyServer({

@@ -35,6 +35,8 @@ export interface ForwarderOptions {
   timeouts: Config["timeouts"];
   /** Observes seconds from dispatch to response headers. */
   onUpstreamDuration?: (seconds: number) => void;
+  /** Asked at each response's headers: true while shutting down, so the response closes its connection. */
+  isDraining?: () => boolean;
   /** Receives the app's `Gatehouse-*` response headers, before the response starts to the client. */
   onAppHeaders?: (ctx: RequestContext, headers: GatehouseHeaders) => void;
 }
@@ -55,6 +57,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const dispatcher = pool.compose(responseHeaderHygiene());
   const observe = options.onUpstreamDuration;
   const onAppHeaders = options.onAppHeaders;
+  const isDraining = options.isDraining ?? (() => false);
 
   function forward(
     ctx: RequestContext,
@@ -63,7 +66,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     headers: string[],
     done: (outcome: Outcome) => void,
   ): void {
-    const handler = new ForwardHandler(req, res, done, ctx, observe);
+    const handler = new ForwardHandler(req, res, done, ctx, observe, isDraining);
     const opts: GatehouseDispatchOptions = {
       path: ctx.target,
       method: ctx.method as Dispatcher.HttpMethod,
@@ -99,6 +102,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #done: (outcome: Outcome) => void;
   readonly #ctx: RequestContext;
   readonly #observe: ((seconds: number) => void) | undefined;
+  readonly #isDraining: () => boolean;
   readonly #sentAt = performance.now();
   #controller: Dispatcher.DispatchController | null = null;
   #finished = false;
@@ -109,12 +113,14 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     done: (outcome: Outcome) => void,
     ctx: RequestContext,
     observe: ((seconds: number) => void) | undefined,
+    isDraining: () => boolean,
   ) {
     this.#req = req;
     this.#res = res;
     this.#done = done;
     this.#ctx = ctx;
     this.#observe = observe;
+    this.#isDraining = isDraining;
   }
 
   #finish(outcome: Outcome): void {
@@ -154,6 +160,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error("client closed the connection"));
       return;
     }
+    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
     this.#res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
   }
 

@@ -39,6 +39,8 @@ export interface ProxyServer {
   server: Server;
   /** Stop accepting, let requests in flight finish, then close what is left after `timeoutMs`. */
   drain(timeoutMs: number): Promise<{ forced: number }>;
+  /** True once drain() has begun. */
+  isDraining(): boolean;
 }
 
 export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
@@ -54,7 +56,10 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const record = createRecord(metrics, logger);
   const userHeader = config.identity.userHeader?.toLowerCase() ?? null;
   let draining = false;
-  const inFlight = new Set<ServerResponse>();
+  // A count, not a Set of responses: a Set with an add and a delete per request keeps deleted
+  // entries (and the responses they point to) until it rehashes, which promoted every request's
+  // objects to the old generation and made GC the proxy's largest cost under load.
+  let inFlight = 0;
   let onIdle: (() => void) | null = null;
 
   function newContext(req: IncomingMessage): RequestContext {
@@ -77,7 +82,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    inFlight.add(res);
+    inFlight++;
     const ctx = newContext(req);
     if (draining) res.shouldKeepAlive = false;
     let outcome: Outcome | undefined;
@@ -113,10 +118,11 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   }
 
   function finish(ctx: RequestContext, res: ServerResponse, outcome: Outcome): void {
+    if (draining && !res.headersSent) res.shouldKeepAlive = false;
     respond(ctx, res, outcome);
     record(ctx, outcome, outcome.kind === "forwarded" ? outcome.status : res.statusCode);
-    inFlight.delete(res);
-    if (inFlight.size === 0 && onIdle) onIdle();
+    inFlight--;
+    if (inFlight === 0 && onIdle) onIdle();
   }
 
   const server = createServer(
@@ -179,14 +185,14 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   });
 
   async function drain(timeoutMs: number): Promise<{ forced: number }> {
+    // From now on, responses not yet started say `Connection: close` (the forwarder asks
+    // isDraining() at the app's response headers): a client told keep-alive could reuse a
+    // connection as it closes, or fail a complete response.
     draining = true;
-    // Responses not yet started say `Connection: close`: their connections close after them, and
-    // a client told keep-alive could reuse one as it closes, or fail a complete response.
-    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const idle =
-      inFlight.size === 0
+      inFlight === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             onIdle = resolve;
@@ -197,12 +203,12 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     });
     const result = await Promise.race([idle.then(() => "idle" as const), timedOut]);
     clearTimeout(timer);
-    const forced = result === "timeout" ? inFlight.size : 0;
+    const forced = result === "timeout" ? inFlight : 0;
     server.closeAllConnections();
     websockets.closeAll();
     await closed;
     return { forced };
   }
 
-  return { server, drain };
+  return { server, drain, isDraining: () => draining };
 }
