@@ -81,6 +81,12 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     };
   }
 
+  /** The request's X-Request-Id (a trusted proxy's, or a new one), remembered for correlation. */
+  function assignRequestId(ctx: RequestContext, req: IncomingMessage): string {
+    const kept = trustedRequestId(req, ctx.peerTrusted);
+    return correlation.record(kept, ctx.clientIp, ctx.sessionId, ctx.user, ctx.method, ctx.target);
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     inFlight++;
     const ctx = newContext(req);
@@ -90,14 +96,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       outcome = stage(ctx, req);
       if (outcome) break;
     }
-    ctx.requestId = correlation.record(
-      trustedRequestId(req, ctx.peerTrusted),
-      ctx.clientIp,
-      ctx.sessionId,
-      ctx.user,
-      ctx.method,
-      ctx.target,
-    );
+    ctx.requestId = assignRequestId(ctx, req);
     describeRequestSpan(ctx.trace.span, {
       method: ctx.method,
       route: ctx.target,
@@ -148,14 +147,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    ctx.requestId = correlation.record(
-      trustedRequestId(req, ctx.peerTrusted),
-      ctx.clientIp,
-      ctx.sessionId,
-      ctx.user,
-      ctx.method,
-      ctx.target,
-    );
+    ctx.requestId = assignRequestId(ctx, req);
     websockets.upgrade(ctx, req, socket, head, userHeader);
   });
 
