@@ -6,14 +6,12 @@
  */
 import { Counter, type Registry } from "prom-client";
 import { detectionPointInfo } from "./catalogue.ts";
+import { CHANNELS, OUTCOMES } from "./event.ts";
 
 export interface EventMetrics {
   event(channel: string, detectionPoint: string, outcome: string): void;
   error(channel: string, reason: string): void;
 }
-
-const CHANNELS = ["header", "socket", "edge"] as const;
-const OUTCOMES = ["attempt", "blocked", "success"] as const;
 
 export function createEventMetrics(registry: Registry, maxCustomLabels = 200): EventMetrics {
   // Counted as plain numbers (one small array per detection point) and read at scrape time:

@@ -6,7 +6,8 @@
 export const OUTCOMES = ["attempt", "blocked", "success"] as const;
 export type EventOutcome = (typeof OUTCOMES)[number];
 
-export type EventChannel = "header" | "socket" | "edge";
+export const CHANNELS = ["header", "socket", "edge"] as const;
+export type EventChannel = (typeof CHANNELS)[number];
 
 export interface EventActor {
   ip: string | null;

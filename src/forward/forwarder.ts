@@ -73,7 +73,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       headers,
       body: hasBody(req) ? req : null,
       onGatehouseHeaders(taken) {
-        ctx.appHeaders = taken;
         onAppHeaders?.(ctx, taken);
       },
     };

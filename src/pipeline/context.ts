@@ -3,7 +3,6 @@
  * is hidden on `req`. Created once per request by the proxy server.
  */
 import type { SessionSource } from "../actor/session.ts";
-import type { GatehouseHeaders } from "../forward/interceptors/response-header-hygiene.ts";
 import type { RequestSpan } from "../observability/tracing.ts";
 import type { Outcome } from "./outcome.ts";
 
@@ -34,8 +33,6 @@ export interface RequestContext {
   trace: RequestSpan;
   /** Status of the app's response, 0 until its headers arrive. */
   upstreamStatus: number;
-  /** `Gatehouse-*` headers the app put on its response, taken out before the client sees them. */
-  appHeaders: GatehouseHeaders | null;
   /** Set once, when the request is finished. */
   outcome: Outcome | null;
 }

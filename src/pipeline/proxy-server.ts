@@ -76,7 +76,6 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       user: null,
       trace: tracing.startRequestSpan(req.method ?? "GET", req.headers),
       upstreamStatus: 0,
-      appHeaders: null,
       outcome: null,
     };
   }
