@@ -23,6 +23,7 @@ export const ERRORS = {
     title: "HTTP Version Not Supported",
     detail: "Gatehouse speaks HTTP/1.0 and HTTP/1.1.",
   },
+  DUPLICATE_HOST: { status: 400, title: "Bad Request", detail: "The request has more than one Host header." },
   BAD_REQUEST_TARGET: {
     status: 400,
     title: "Bad Request",

@@ -123,6 +123,12 @@ export function createClient(options: ClientOptions = {}): GatehouseClient {
     }
     const batch = queue.slice(0, count);
     const body = `${batch.join("\n")}\n`;
+    let done = false;
+    const fail = (err: Error) => {
+      if (done) return;
+      done = true;
+      retry(err);
+    };
     const req = request(
       {
         ...(host ? { host, port } : { socketPath }),
@@ -134,7 +140,12 @@ export function createClient(options: ClientOptions = {}): GatehouseClient {
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
+        // A response cut after its headers ends neither in 'end' nor in the request's 'error'.
+        res.on("error", fail);
+        res.on("aborted", () => fail(new Error("Gatehouse closed the connection mid-answer")));
         res.on("end", () => {
+          if (done) return;
+          done = true;
           const status = res.statusCode ?? 0;
           if (status >= 500) return retry(new Error(`Gatehouse answered ${status}`));
           // 202 or 400: the batch was read; what Gatehouse refused will not improve by resending.
@@ -161,7 +172,7 @@ export function createClient(options: ClientOptions = {}): GatehouseClient {
       },
     );
     req.on("timeout", () => req.destroy(new Error("Gatehouse did not answer in 5 s")));
-    req.on("error", retry);
+    req.on("error", fail);
     req.end(body);
   }
 

@@ -9,6 +9,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** A duration in milliseconds. `0` (no unit) is accepted and means "off" where a setting allows it. */
 export function parseDuration(input: unknown): Parsed<number> {
@@ -16,7 +17,11 @@ export function parseDuration(input: unknown): Parsed<number> {
   const match = typeof input === "string" ? DURATION.exec(input.trim()) : null;
   if (!match)
     return { ok: false, message: `${show(input)} is not a duration (use e.g. 500ms, 30s, 5m, 1h, 7d)` };
-  return { ok: true, value: Number(match[1]) * DURATION_UNITS[match[2]!]! };
+  const value = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+  // Node's timers hold at most 2^31-1 ms (about 24.8 days); past that they fire at once.
+  if (value > MAX_DURATION_MS)
+    return { ok: false, message: `${show(input)} is longer than 24d, the longest timer Node can set` };
+  return { ok: true, value };
 }
 
 // Binary multiples, as operators mean when they write "10MB" for a body limit.

@@ -24,6 +24,17 @@ export interface RequestRecord {
   time: number;
 }
 
+/** Longest path kept per request: the ring holds every slot's path for its whole lifetime. */
+const MAX_PATH = 512;
+
+/**
+ * The first MAX_PATH characters as a string of their own: a plain slice() may keep the whole
+ * parent string alive, and a client could then pin 16 KB URLs in every slot of the ring.
+ */
+function boundedCopy(path: string): string {
+  return Buffer.from(path.slice(0, MAX_PATH), "latin1").toString("latin1");
+}
+
 export class Correlation {
   readonly #capacity: number;
   readonly #ttlMs: number;
@@ -79,7 +90,7 @@ export class Correlation {
     this.#sessions[slot] = session;
     this.#users[slot] = user;
     this.#methods[slot] = method;
-    this.#paths[slot] = path;
+    this.#paths[slot] = path.length <= MAX_PATH ? path : boundedCopy(path);
     this.#foreignIds[slot] = keepId;
     if (keepId !== null) {
       this.#foreign.set(keepId, counter);

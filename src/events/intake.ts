@@ -69,7 +69,10 @@ export function createIntake(deps: IntakeDeps) {
     for (const reason of parsed.errors)
       reportError("header", reason satisfies HeaderErrorReason, { requestId: source.requestId });
     const user = parsed.user ?? source.user;
-    if (parsed.user !== null && source.session !== null) sessionUsers.set(source.session, parsed.user);
+    // Re-binding the same user on every response would only churn the map.
+    if (parsed.user !== null && source.session !== null && sessionUsers.get(source.session) !== parsed.user) {
+      sessionUsers.set(source.session, parsed.user);
+    }
     const request = { id: source.requestId, method: source.method, path: source.path };
     for (const e of parsed.events) {
       publish({
@@ -96,7 +99,8 @@ export function createIntake(deps: IntakeDeps) {
       if (record) correlated++;
       const session = e.session !== null ? hashSession(e.session) : (record?.session ?? null);
       const user = e.user ?? record?.user ?? (session !== null ? (sessionUsers.get(session) ?? null) : null);
-      if (e.user !== null && session !== null) sessionUsers.set(session, e.user);
+      if (e.user !== null && session !== null && sessionUsers.get(session) !== e.user)
+        sessionUsers.set(session, e.user);
       publish({
         detectionPoint: e.detectionPoint,
         channel: "socket",

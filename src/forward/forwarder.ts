@@ -10,6 +10,7 @@ import type { Config } from "../config/settings.ts";
 import type { ErrorCode } from "../errors.ts";
 import type { RequestContext } from "../pipeline/context.ts";
 import type { Outcome } from "../pipeline/outcome.ts";
+import { HOP_BY_HOP, isGatehouseHeader } from "./hop-by-hop.ts";
 import type { ResponseHeaders } from "./interceptors/pass-through-handler.ts";
 import {
   type GatehouseDispatchOptions,
@@ -144,6 +145,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    // The client left while the request waited for a free connection: do not send it at all.
+    if (this.#finished) controller.abort(new Error("client closed the connection"));
   }
 
   onResponseStart(
@@ -173,8 +176,16 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
     if (this.#finished) return;
-    if (trailers && Object.keys(trailers).length > 0 && this.#res.chunkedEncoding) {
-      this.#res.addTrailers(trailers as Record<string, string>);
+    if (trailers && this.#res.chunkedEncoding) {
+      // Trailers get the same hygiene as headers: no hop-by-hop, no Gatehouse-* (DESIGN 3.1).
+      const kept: Record<string, string | string[]> = {};
+      let any = false;
+      for (const [name, value] of Object.entries(trailers)) {
+        if (value === undefined || HOP_BY_HOP.has(name) || isGatehouseHeader(name)) continue;
+        kept[name] = value;
+        any = true;
+      }
+      if (any) this.#res.addTrailers(kept as Record<string, string>);
     }
     this.#res.end();
     this.#finish({ kind: "forwarded", status: this.#ctx.upstreamStatus });

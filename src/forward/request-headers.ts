@@ -40,7 +40,7 @@ export function upstreamHeaders(req: IncomingMessage, facts: ForwardingFacts): s
       continue;
     if (FORWARDING.has(lower)) {
       // The forwarding chain and the trusted proxy's Forwarded header are kept; the rest is rewritten below.
-      if (facts.peerTrusted && lower === "forwarded") out.push(name, raw[i + 1]!);
+      if (facts.peerTrusted && (lower === "forwarded" || lower === "x-real-ip")) out.push(name, raw[i + 1]!);
       continue;
     }
     if (lower === facts.userHeader && !facts.peerTrusted) continue;

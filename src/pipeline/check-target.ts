@@ -11,6 +11,16 @@ export function checkTarget(ctx: RequestContext, req: IncomingMessage): Outcome 
   if (req.httpVersionMajor !== 1) {
     return { kind: "error", code: "UNSUPPORTED_VERSION", cause: `HTTP/${req.httpVersion} request` };
   }
+  // RFC 9112 section 3.2: a request with more than one Host is answered 400 (undici would refuse
+  // to forward it, and the app could pick either).
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host" && ++hosts > 1) {
+      return { kind: "error", code: "DUPLICATE_HOST", cause: "more than one Host header" };
+    }
+  }
   const url = req.url ?? "";
   if (url.charCodeAt(0) === 47 /* / */) {
     ctx.target = url;

@@ -43,6 +43,14 @@ export interface ProxyServer {
   isDraining(): boolean;
 }
 
+function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return (
+    req.method === "GET" &&
+    typeof req.headers.upgrade === "string" &&
+    req.headers.upgrade.toLowerCase() === "websocket"
+  );
+}
+
 export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const { config, forwarder, websockets, metrics, logger, tracing, correlation, sessionUsers } = deps;
   const identifyActor = createIdentifyActor({
@@ -130,12 +138,18 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       requestTimeout: config.timeouts.request,
       keepAliveTimeout: config.timeouts.idle,
       noDelay: true,
+      // Only WebSocket upgrades are relayed as upgrades; any other Upgrade (h2c, …) is served as the
+      // plain HTTP/1.1 request it also is, with Upgrade stripped as a hop-by-hop header.
+      shouldUpgradeCallback: isWebSocketUpgrade,
     },
     handle,
   );
   server.timeout = config.timeouts.clientIdle;
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node removes its own error handler before emitting 'upgrade': without one, a client that
+    // resets the connection while we answer would throw from the socket and end the process.
+    socket.on("error", () => socket.destroy());
     if (draining) {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
@@ -162,7 +176,10 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
             : "malformed";
     metrics.clientErrors.labels(reason).inc();
     if (logger.isLevelEnabled("debug")) logger.debug({ reason, code: err.code }, "client error");
-    if (!socket.writable || reason === "reset") {
+    // A response already on its way (pipelining) must not get a status line written into it.
+    const inProgress = (socket as Duplex & { _httpMessage?: { _headerSent?: boolean } })._httpMessage
+      ?._headerSent;
+    if (!socket.writable || reason === "reset" || inProgress) {
       socket.destroy();
       return;
     }

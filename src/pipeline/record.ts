@@ -25,7 +25,7 @@ export function createRecord(metrics: Metrics, logger: Logger) {
     ctx.outcome = outcome;
     metrics.requests[metricOutcome(outcome)].inc();
     const cause = outcome.kind === "forwarded" ? undefined : (outcome.cause ?? undefined);
-    if (outcome.kind === "error") {
+    if (outcome.kind === "error" && outcome.code.startsWith("UPSTREAM_")) {
       logger.warn(
         { requestId: ctx.requestId, method: ctx.method, path: ctx.target, status, code: outcome.code, cause },
         "upstream request failed",

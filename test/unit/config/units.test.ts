@@ -55,3 +55,12 @@ describe("rates", () => {
     assert.equal(parseRate("ten per second").ok, false);
   });
 });
+
+describe("duration bounds", () => {
+  it("refuses durations longer than Node's timers can hold, instead of firing them at once", () => {
+    assert.deepEqual(parseDuration("24d"), { ok: true, value: 24 * 86_400_000 });
+    const long = parseDuration("30d");
+    assert.equal(long.ok, false);
+    if (!long.ok) assert.match(long.message, /longer than 24d/);
+  });
+});

@@ -81,3 +81,11 @@ describe("request correlation", () => {
     }
   });
 });
+
+describe("request correlation memory", () => {
+  it("keeps at most 512 characters of a path, so long URLs cannot pin memory in every slot", () => {
+    const { c } = setup();
+    const id = c.record(null, "ip", null, null, "GET", `/${"a".repeat(16_000)}`);
+    assert.equal(c.get(id)?.path.length, 512);
+  });
+});
