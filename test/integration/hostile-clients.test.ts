@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { client, rawExchange } from "../helpers/client.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
@@ -129,5 +130,36 @@ describe("hostile clients", () => {
       false,
       "the abandoned request was forwarded",
     );
+  });
+});
+
+describe("an app that takes a WebSocket upgrade and never answers", () => {
+  let app: FakeApp;
+  let gh: GatehouseProcess;
+  const held: Duplex[] = [];
+
+  before(async () => {
+    app = await fakeApp((_req, res) => {
+      res.end("ok");
+    });
+    // Accept the upgrade request and then say nothing, holding the socket.
+    app.server.on("upgrade", (_req, socket) => held.push(socket));
+    gh = await startGatehouse({ upstream: app.upstream, args: ["--timeouts-upstream-response", "500ms"] });
+  });
+
+  after(async () => {
+    await gh?.kill();
+    for (const socket of held) socket.destroy();
+    await app?.close();
+  });
+
+  it("gets timeouts.upstreamResponse to answer, then the client is told 502 and both sockets close", async () => {
+    const reply = await rawExchange(
+      gh.proxy,
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      8000,
+    );
+    assert.ok(reply.closed, "the client connection was closed instead of hanging");
+    assert.equal(reply.status, 502);
   });
 });
