@@ -78,10 +78,10 @@ export function createEventServer(intake: Intake): Server {
       );
     if (events.length === 0) {
       const error = rejected.length === 0 ? [{ index: 0, error: "the body holds no events" }] : rejected;
-      return reply(res, 400, JSON.stringify({ accepted: 0, rejected: error }));
+      return reply(res, 400, answer(0, error));
     }
     intake.fromSocket(events);
-    return reply(res, 202, JSON.stringify({ accepted: events.length, rejected }));
+    return reply(res, 202, answer(events.length, rejected));
   }
 
   return createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
@@ -89,6 +89,18 @@ export function createEventServer(intake: Intake): Server {
       if (!res.headersSent) reply(res, 500, JSON.stringify({ error: err.message }));
       else res.destroy();
     });
+  });
+}
+
+/** At most this many rejections are listed; a 1 MiB body of bad items would otherwise echo megabytes. */
+const MAX_LISTED_REJECTIONS = 100;
+
+function answer(accepted: number, rejected: Rejection[]): string {
+  if (rejected.length <= MAX_LISTED_REJECTIONS) return JSON.stringify({ accepted, rejected });
+  return JSON.stringify({
+    accepted,
+    rejected: rejected.slice(0, MAX_LISTED_REJECTIONS),
+    rejectedTotal: rejected.length,
   });
 }
 

@@ -35,7 +35,12 @@ export function createWebSocketProxy(
     upstream.kind === "http"
       ? new URL(upstream.origin)
       : { socketPath: upstream.path, host: "localhost", port: 80, protocol: "http:" };
-  const proxy = createProxyServer({ target, ws: true, xfwd: false, connectTimeout: timeouts.upstreamConnect });
+  const proxy = createProxyServer({
+    target,
+    ws: true,
+    xfwd: false,
+    connectTimeout: timeouts.upstreamConnect,
+  });
   // http-proxy-3 applies no timeout to the upgrade request: an app that takes the connection and
   // never answers would hold both sockets forever. The app gets timeouts.upstreamResponse to
   // answer; once it has (101 or anything else) the connection is the client's and the app's.

@@ -13,7 +13,7 @@ import { trustedRequestId, upstreamHeaders } from "../forward/request-headers.ts
 import type { WebSocketProxy } from "../forward/websocket.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { describeRequestSpan, type Tracing } from "../observability/tracing.ts";
+import { describeRequestSpan, endRequestSpan, type Tracing } from "../observability/tracing.ts";
 import type { TtlMap } from "../store/ttl-map.ts";
 import { checkTarget } from "./check-target.ts";
 import type { RequestContext } from "./context.ts";
@@ -161,6 +161,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       return;
     }
     ctx.requestId = assignRequestId(ctx, req);
+    socket.once("close", () => endRequestSpan(ctx.trace.span, 101));
     websockets.upgrade(ctx, req, socket, head, userHeader);
   });
 
