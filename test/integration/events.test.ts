@@ -213,7 +213,10 @@ describe("detection events", () => {
       );
       assert.equal(nothingValid.status, 400);
       assert.match(JSON.stringify(nothingValid.json), /"index":0,"error":"detectionPoint: must be/);
-      const manyBad = await postEvents(socket, JSON.stringify(Array.from({ length: 5000 }, () => ({ detectionPoint: "x y" }))));
+      const manyBad = await postEvents(
+        socket,
+        JSON.stringify(Array.from({ length: 5000 }, () => ({ detectionPoint: "x y" }))),
+      );
       assert.equal(manyBad.status, 400);
       const listed = manyBad.json as { rejected: unknown[]; rejectedTotal: number };
       assert.equal(listed.rejected.length, 100, "the answer lists a bounded number of rejections");
