@@ -29,7 +29,6 @@ export const ERRORS = {
     title: "Bad Request",
     detail: "The request target must be an absolute path.",
   },
-  SHUTTING_DOWN: { status: 503, title: "Service Unavailable", detail: "Gatehouse is shutting down; retry." },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

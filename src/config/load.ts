@@ -8,7 +8,6 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { type Config, envName, flagName, SETTINGS, type Setting } from "./settings.ts";
-import { show } from "./units.ts";
 
 export interface ConfigProblem {
   /** `config.yaml:3:9`, `env GATEHOUSE_LISTEN`, `flag --listen`, or the file name alone. */
@@ -261,11 +260,4 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
-}
-
-/** Used by `check`: show a value in a summary without revealing secrets. */
-export function describeValue(path: string, value: unknown): string {
-  if (value === null) return "none";
-  if (BY_PATH.get(path)?.type.secret) return "(set)";
-  return show(value);
 }

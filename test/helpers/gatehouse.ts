@@ -81,15 +81,20 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
+/** `serve` with the proxy and the admin API on free loopback ports: the start of every test's command. */
+export const SERVE_ON_FREE_PORTS = [
+  "serve",
+  "--listen",
+  "127.0.0.1:0",
+  "--admin-listen",
+  "127.0.0.1:0",
+] as const;
+
 export async function startGatehouse(options: GatehouseOptions): Promise<GatehouseProcess> {
   const eventsSocket = join(tmpdir(), `gh-events-${randomBytes(4).toString("hex")}.sock`);
   const child = spawnCli(
     [
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--admin-listen",
-      "127.0.0.1:0",
+      ...SERVE_ON_FREE_PORTS,
       "--upstream",
       options.upstream,
       "--log-level",

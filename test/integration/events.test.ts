@@ -11,7 +11,12 @@ import { createClient } from "../../src/client/index.ts";
 import { client } from "../helpers/client.ts";
 import { eventsSocketPath, postEvents, socketRequest } from "../helpers/events.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
-import { type GatehouseProcess, runGatehouse, startGatehouse } from "../helpers/gatehouse.ts";
+import {
+  type GatehouseProcess,
+  runGatehouse,
+  SERVE_ON_FREE_PORTS,
+  startGatehouse,
+} from "../helpers/gatehouse.ts";
 import { metric, metricSum } from "../helpers/prometheus.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -333,11 +338,7 @@ describe("event socket lifecycle", () => {
     const first = await startGatehouse({ upstream: app.upstream, args: ["--events-socket", socket] });
     try {
       const second = await runGatehouse([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
+        ...SERVE_ON_FREE_PORTS,
         "--upstream",
         app.upstream,
         "--events-socket",
@@ -360,15 +361,7 @@ describe("event socket lifecycle", () => {
     const socket = eventsSocketPath();
     mkdirSync(dirname(socket), { recursive: true });
     writeFileSync(socket, "precious data");
-    const run = await runGatehouse([
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--admin-listen",
-      "127.0.0.1:0",
-      "--events-socket",
-      socket,
-    ]);
+    const run = await runGatehouse([...SERVE_ON_FREE_PORTS, "--events-socket", socket]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /exists and is not a socket; refusing to replace it/);
   });
