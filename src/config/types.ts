@@ -3,6 +3,7 @@
  * environment) into its runtime form, or says what is wrong. Pure functions, no side effects.
  */
 import { type Cidr, parseCidrList } from "../actor/cidr.ts";
+import { parseRedisUrl } from "./redis-url.ts";
 import { type Parsed, parseDuration, parseSize, show } from "./units.ts";
 
 export interface ValueType<T> {
@@ -93,7 +94,7 @@ export function enumOf<T extends string>(values: readonly T[]): ValueType<T> {
   };
 }
 
-export const duration: ValueType<number> = { hint: "DURATION", parse: parseDuration };
+export const duration: ValueType<number> = { hint: "DURATION", parse: (raw) => parseDuration(raw) };
 export const size: ValueType<number> = { hint: "SIZE", parse: parseSize };
 
 export function integer(min: number, max: number): ValueType<number> {
@@ -168,19 +169,13 @@ export const redisUrl: ValueType<string> = {
   hint: "URL",
   secret: true,
   parse(raw) {
-    const schemes = [
-      "redis:",
-      "rediss:",
-      "redis+sentinel:",
-      "rediss+sentinel:",
-      "redis+cluster:",
-      "rediss+cluster:",
-    ];
+    if (typeof raw !== "string") return fail("the value is not a Redis URL");
     try {
-      if (typeof raw === "string" && schemes.includes(new URL(raw).protocol)) return ok(raw);
-    } catch {
-      // reported below
+      parseRedisUrl(raw);
+      return ok(raw);
+    } catch (err) {
+      // parseRedisUrl's messages never include the password.
+      return fail(`the value is not a Redis URL (${(err as Error).message})`);
     }
-    return fail(`the value is not a Redis URL (${schemes.map((s) => `${s}//…`).join(", ")})`);
   },
 };

@@ -148,6 +148,22 @@ describe("validation reports every problem at once", () => {
     assert.ok(!text.includes("short") && !text.includes("hunter2"));
   });
 
+  it("takes Sentinel and Cluster URLs, which list several hosts", () => {
+    for (const url of [
+      "redis+cluster://10.0.0.1:7000,10.0.0.2:7001,10.0.0.3:7002",
+      "redis+sentinel://:secret@10.0.0.1:26379,10.0.0.2:26380/mymaster",
+      "rediss://user:pw@redis.internal:6380/2",
+    ]) {
+      const result = loadConfig({ env: { GATEHOUSE_REDIS: url } });
+      assert.ok(result.ok, url);
+      assert.equal(result.config.redis, url);
+    }
+    assert.match(
+      problems(loadConfig({ env: { GATEHOUSE_REDIS: "redis://a:1,b:2" } }))[0]!,
+      /redis: the value is not a Redis URL \(a redis:\/\/ URL names one server/,
+    );
+  });
+
   it("refuses a user header without trusted proxies: anyone could name themselves", () => {
     assert.deepEqual(problems(loadConfig({ env: { GATEHOUSE_IDENTITY_USER_HEADER: "X-User" } })), [
       "env GATEHOUSE_IDENTITY_USER_HEADER identity.userHeader: needs trustedProxies: without them any client could name itself a user",
