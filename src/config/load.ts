@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { type Config, envName, flagName, SETTINGS, type Setting } from "./settings.ts";
+import { didYouMean } from "./suggest.ts";
 
 export interface ConfigProblem {
   /** `config.yaml:3:9`, `env GATEHOUSE_LISTEN`, `flag --listen`, or the file name alone. */
@@ -27,7 +28,15 @@ export interface ConfigSources {
 
 export type ConfigResult =
   | { ok: true; config: Config; origin: Readonly<Record<string, string>> }
-  | { ok: false; problems: ConfigProblem[] };
+  | {
+      ok: false;
+      problems: ConfigProblem[];
+      /**
+       * What the sources gave, with each setting that had a problem at its default: for
+       * `gatehouse check`, which goes on to check the policy files. Never run with it.
+       */
+      partial?: { config: Config; origin: Readonly<Record<string, string>> };
+    };
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -75,7 +84,13 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
 
   const config = build(values);
   problems.push(...crossChecks(config, origin));
-  if (problems.length > 0) return { ok: false, problems: inFileOrder(problems) };
+  if (problems.length > 0) {
+    return {
+      ok: false,
+      problems: inFileOrder(problems),
+      partial: { config: deepFreeze(config), origin: Object.freeze(origin) },
+    };
+  }
   return { ok: true, config: deepFreeze(config), origin: Object.freeze(origin) };
 }
 
@@ -147,11 +162,10 @@ function walk(
     } else if (key !== null && prefix === "" && GROUPS.has(key) && valueNode) {
       walk(valueNode, key, entries, problems, at);
     } else {
-      const hint = suggest(path);
       problems.push({
         where: at(keyNode?.range?.[0]),
         path,
-        message: `unknown setting${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}`,
+        message: `unknown setting${didYouMean(path, BY_PATH.keys())}`,
       });
     }
   }
@@ -225,33 +239,6 @@ function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
     .map((p, i) => ({ p, i, pos: position(p) }))
     .sort((a, b) => (a.pos === b.pos ? a.i - b.i : a.pos < b.pos ? -1 : 1))
     .map((x) => x.p);
-}
-
-/** The closest known path within edit distance 3, for "did you mean". */
-export function suggest(path: string): string | null {
-  let best: string | null = null;
-  let bestDistance = 4;
-  for (const candidate of BY_PATH.keys()) {
-    const d = distance(path.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 3) return 99;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 function deepFreeze<T>(value: T): T {

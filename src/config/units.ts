@@ -11,16 +11,27 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 
 const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
 const MAX_DURATION_MS = 2 ** 31 - 1;
 
-/** A duration in milliseconds. `0` (no unit) is accepted and means "off" where a setting allows it. */
-export function parseDuration(input: unknown): Parsed<number> {
+/** Longest policy duration: windows, bans and memory are store expiries, not Node timers. */
+export const MAX_POLICY_DURATION_MS = 366 * 86_400_000;
+
+/**
+ * A duration in milliseconds. `0` (no unit) is accepted and means "off" where a setting allows it.
+ * `maxMs` defaults to the longest timer Node can set, which is what settings use durations for.
+ */
+export function parseDuration(input: unknown, maxMs: number = MAX_DURATION_MS): Parsed<number> {
   if (input === 0 || input === "0") return { ok: true, value: 0 };
   const match = typeof input === "string" ? DURATION.exec(input.trim()) : null;
   if (!match)
     return { ok: false, message: `${show(input)} is not a duration (use e.g. 500ms, 30s, 5m, 1h, 7d)` };
   const value = Number(match[1]) * DURATION_UNITS[match[2]!]!;
   // Node's timers hold at most 2^31-1 ms (about 24.8 days); past that they fire at once.
-  if (value > MAX_DURATION_MS)
-    return { ok: false, message: `${show(input)} is longer than 24d, the longest timer Node can set` };
+  if (value > maxMs) {
+    const limit =
+      maxMs === MAX_DURATION_MS
+        ? "24d, the longest timer Node can set"
+        : `${Math.floor(maxMs / 86_400_000)}d`;
+    return { ok: false, message: `${show(input)} is longer than ${limit}` };
+  }
   return { ok: true, value };
 }
 
