@@ -1,5 +1,6 @@
 /**
- * Composition root: config → logger → metrics/tracing → forwarder → servers. Nothing else
+ * Composition root: config → logger → metrics/tracing → store → policy engine → forwarder →
+ * servers. Nothing else
  * constructs long-lived objects, and nothing here is module-level state, so tests can run
  * several Gatehouse instances in one process.
  */
@@ -26,7 +27,14 @@ import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { createProxyServer } from "./pipeline/proxy-server.ts";
 import { createReadDetections } from "./pipeline/read-detections.ts";
+import { createAuditSink, createPolicyMetrics } from "./policy/audit-sink.ts";
+import { createEngine } from "./policy/engine.ts";
+import type { PolicyResult } from "./policy/load.ts";
+import type { Policy } from "./policy/policy.ts";
+import { createPolicyHolder, type PolicyHolder } from "./policy/reloader.ts";
 import { type Clock, systemClock } from "./store/clock.ts";
+import { createStore } from "./store/create-store.ts";
+import type { Store } from "./store/store.ts";
 import { TtlMap } from "./store/ttl-map.ts";
 import { VERSION } from "./version.ts";
 
@@ -38,6 +46,8 @@ export interface Gatehouse {
   metrics: Metrics;
   /** Detection events from every channel, for analysis. */
   bus: EventBus;
+  policies: PolicyHolder;
+  store: Store;
   /** Bind the event channels, the proxy and the admin listeners; resolves with the bound addresses. */
   start(): Promise<{ proxy: string; admin: string; events: string[] }>;
   /** Graceful stop: stop accepting, finish requests in flight within `shutdownTimeout`, close. */
@@ -45,13 +55,41 @@ export interface Gatehouse {
 }
 
 export interface GatehouseOptions {
+  /** The policy loaded at start (the caller refuses to start on an invalid one). */
+  policy: Policy;
+  /** Loads the policy files again, for reloads; without it the policy never changes. */
+  loadPolicy?: () => PolicyResult;
+  /** Reload when a policy file changes (default true when `loadPolicy` is given). */
+  watchPolicy?: boolean;
   clock?: Clock;
 }
 
-export function createGatehouse(config: Config, logger: Logger, options: GatehouseOptions = {}): Gatehouse {
+export function createGatehouse(config: Config, logger: Logger, options: GatehouseOptions): Gatehouse {
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics(VERSION);
   const tracing = createTracing(VERSION);
+
+  // Analysis: policy (hot reloaded) + store (memory, or Redis with local fallback) → engine.
+  const policyMetrics = createPolicyMetrics(metrics.registry);
+  const policies = createPolicyHolder({
+    initial: options.policy,
+    load: options.loadPolicy ?? (() => ({ ok: true, policy: options.policy, warnings: [] })),
+    logger,
+    onReloadError: () => policyMetrics.reloadErrors.inc(),
+    watch: options.watchPolicy ?? options.loadPolicy !== undefined,
+  });
+  const store = createStore({ redis: config.redis, app: config.app, clock, logger });
+  const storeUp = () => metrics.storeUp.set(store.status().status === "up" ? 1 : 0);
+  storeUp();
+  // The store logs the connection's changes itself; here only the gauge follows them.
+  store.onStatusChange(storeUp);
+  const engine = createEngine({
+    store,
+    policy: policies.current,
+    sink: createAuditSink(logger, policyMetrics),
+    onDrop: (n) => policyMetrics.droppedEvents.inc(n),
+    onError: (err) => logger.error({ err: (err as Error).message }, "analysis failed for a batch of events"),
+  });
 
   // Detection events: channels → intake (correlation, session bindings) → bus → analysis.
   const hashSession = sessionHasher(config.identity.hashKey);
@@ -79,6 +117,9 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     logger,
   });
   const readDetections = createReadDetections(intake, correlation);
+  bus.subscribe((events) => {
+    void engine.process(events);
+  });
   bus.subscribe((events) => {
     if (!logger.isLevelEnabled("info")) return;
     for (const e of events) {
@@ -123,22 +164,22 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     tracing,
     hashSession,
     sessionUsers,
+    sessionCookies: () => policies.current().identity.sessionCookies ?? config.identity.sessionCookies,
     correlation,
   });
   let proxyListening = false;
   const admin = createAdminServer(metrics, {
     proxyListening: () => proxyListening,
     checkUpstream: createUpstreamProbe(config.upstream, Math.min(config.timeouts.upstreamConnect, 2000)),
-    store: () => ({ status: "up", kind: "memory" }),
+    store: () => store.status(),
+    policy: () => policies.status(),
   });
-  metrics.storeUp.set(1);
-  if (config.redis) {
-    logger.warn("a shared store (--redis) is not available in this version yet; state is kept in memory");
-  }
 
   return {
     metrics,
     bus,
+    policies,
+    store,
     async start() {
       const events: string[] = [];
       for (const e of eventServers) {
@@ -166,6 +207,9 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       await Promise.all(eventServers.map((e) => closeServer(e.server)));
       if (config.eventsSocket !== "off") rmSync(config.eventsSocket, { force: true });
       await bus.flush();
+      await engine.idle();
+      policies.close();
+      await store.close();
       await forwarder.close();
       logger.info({ forced }, "gatehouse stopped");
       return { forced };

@@ -72,6 +72,24 @@ function maskBytes(bytes: number[], prefix: number): number[] {
   });
 }
 
+/**
+ * The network an address belongs to, as CIDR text: `rangeOf("203.0.113.9", 24, 64)` is
+ * `203.0.113.0/24`. The `range` actor (DESIGN section 2). Null when `ip` is not an address.
+ */
+export function rangeOf(ip: string, ipv4Prefix: number, ipv6Prefix: number): string | null {
+  const v4 = ipv4ToUint32(ip);
+  if (v4 !== -1) {
+    const mask = ipv4Prefix === 0 ? 0 : (0xffffffff << (32 - ipv4Prefix)) >>> 0;
+    const net = (v4 & mask) >>> 0;
+    return `${net >>> 24}.${(net >>> 16) & 0xff}.${(net >>> 8) & 0xff}.${net & 0xff}/${ipv4Prefix}`;
+  }
+  const addr = parseIp(ip);
+  if (!addr) return null;
+  if (addr.kind() === "ipv4") return rangeOf(addr.toString(), ipv4Prefix, ipv6Prefix);
+  const network = ipaddr.fromByteArray(maskBytes(addr.toByteArray(), ipv6Prefix));
+  return `${network.toString()}/${ipv6Prefix}`;
+}
+
 /** Expand keywords and parse each entry; returns the parsed list and the problems found. */
 export function parseCidrList(entries: readonly string[]): {
   cidrs: Cidr[];

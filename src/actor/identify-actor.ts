@@ -10,7 +10,8 @@ import { findSession } from "./session.ts";
 
 export interface ActorOptions {
   trustedProxies: readonly Cidr[];
-  sessionCookies: readonly string[];
+  /** The session cookie names, asked per request: a policy reload can change them. */
+  sessionCookies: () => readonly string[];
   /** Header (lower case) a trusted authenticating proxy uses to name the user, or null. */
   userHeader: string | null;
   /** Keyed hash of a raw session value (src/actor/session.ts). */
@@ -35,7 +36,7 @@ export function createIdentifyActor(options: ActorOptions) {
     ctx.clientIp = who.ip;
     ctx.peerIp = who.peer;
     ctx.peerTrusted = who.peerTrusted;
-    const session = findSession(h.cookie, h.authorization, sessionCookies);
+    const session = findSession(h.cookie, h.authorization, sessionCookies());
     ctx.session = session;
     ctx.sessionId = session === null ? null : hashSession(session.value);
     if (userHeader !== null && who.peerTrusted) {

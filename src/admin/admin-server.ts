@@ -4,22 +4,35 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Metrics } from "../observability/metrics.ts";
+import type { PolicyStatus } from "../policy/reloader.ts";
 import type { ProbeResult } from "./upstream-probe.ts";
 
 export interface ReadinessSources {
   /** Whether the proxy listener is accepting (false before listen and while draining). */
   proxyListening(): boolean;
   checkUpstream(): Promise<ProbeResult>;
-  store(): { status: "up" | "degraded"; kind: string };
+  store(): { status: "up" | "degraded"; kind: string; detail?: string };
+  policy(): PolicyStatus;
 }
 
 export function createAdminServer(metrics: Metrics, readiness: ReadinessSources): Server {
   async function readyz(res: ServerResponse): Promise<void> {
     const [upstream, store] = [await readiness.checkUpstream(), readiness.store()];
     const proxy = { status: readiness.proxyListening() ? "up" : "down" };
+    const p = readiness.policy();
+    // A failed reload leaves the last good policy live: still ready, but say so.
+    const policy = {
+      status: p.lastErrors.length > 0 ? "stale" : "up",
+      version: p.version,
+      files: p.files,
+      loadedAt: new Date(p.loadedAt).toISOString(),
+      reloads: p.reloads,
+      failedReloads: p.failedReloads,
+      ...(p.lastErrors.length > 0 ? { lastErrors: p.lastErrors.slice(0, 20) } : {}),
+    };
     const ready = proxy.status === "up" && upstream.status === "up";
     const status = !ready ? "not_ready" : store.status === "degraded" ? "degraded" : "ready";
-    json(res, ready ? 200 : 503, { status, checks: { proxy, upstream, store } });
+    json(res, ready ? 200 : 503, { status, checks: { proxy, upstream, store, policy } });
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {

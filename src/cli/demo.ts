@@ -10,7 +10,7 @@ import { loadConfig } from "../config/load.ts";
 import { createLogger } from "../observability/logger.ts";
 import type { ParsedArgs } from "./args.ts";
 import { createDemoApp } from "./demo-app.ts";
-import { printProblems } from "./load.ts";
+import { loadPolicies, printProblems } from "./load.ts";
 
 export async function demo(
   args: ParsedArgs,
@@ -34,8 +34,14 @@ export async function demo(
     app.close();
     return 1;
   }
+  const policy = loadPolicies(loaded.config, loaded.origin);
+  if (!policy.ok) {
+    printProblems(policy, out);
+    app.close();
+    return 1;
+  }
   const logger = createLogger(loaded.config.logLevel);
-  const gatehouse = createGatehouse(loaded.config, logger);
+  const gatehouse = createGatehouse(loaded.config, logger, { policy: policy.policy });
   let addresses: { proxy: string; admin: string; events: string[] };
   try {
     addresses = await gatehouse.start();

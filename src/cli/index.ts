@@ -5,12 +5,14 @@ import { parseCommandLine, settingsHelp } from "./args.ts";
 import { check } from "./check.ts";
 import { demo } from "./demo.ts";
 import { serve } from "./serve.ts";
+import { simulateCommand } from "./simulate.ts";
 
 const USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
   serve     run the proxy in front of the app
-  check     validate the configuration (exit 1 with every problem)
+  check     validate the configuration and policies (exit 1 with every problem)
+  simulate  replay NDJSON events through a policy offline: --events FILE|- [--policy FILE]
   demo      run a demo app with Gatehouse in front of it, in memory
   version   print the version
 
@@ -20,10 +22,21 @@ precedence: flag > environment > file > default):
 ${settingsHelp()}
 `;
 
+/** Options only some commands take, beyond the settings every command accepts. */
+const COMMAND_OPTIONS: Record<string, NonNullable<Parameters<typeof parseCommandLine>[1]>> = {
+  simulate: { events: { type: "string" } },
+};
+const ALL_COMMAND_OPTIONS = Object.assign({}, ...Object.values(COMMAND_OPTIONS));
+
 export async function main(argv: string[]): Promise<number> {
   let args: ReturnType<typeof parseCommandLine>;
   try {
-    args = parseCommandLine(argv);
+    args = parseCommandLine(argv, ALL_COMMAND_OPTIONS);
+    const own = COMMAND_OPTIONS[args.positionals[0] ?? ""] ?? {};
+    for (const name of Object.keys(args.options)) {
+      if (name in ALL_COMMAND_OPTIONS && !(name in own))
+        throw new Error(`--${name} is not an option of this command`);
+    }
   } catch (err) {
     process.stderr.write(`gatehouse: ${(err as Error).message}\nRun 'gatehouse --help' for the options.\n`);
     return 2;
@@ -42,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
       return serve(args);
     case "check":
       return check(args);
+    case "simulate":
+      return simulateCommand(args);
     case "demo":
       return demo(args);
     case "version":

@@ -1,18 +1,33 @@
-/** `gatehouse serve`: run the proxy until SIGTERM/SIGINT, then drain and exit 0. */
+/**
+ * `gatehouse serve`: load config and policy (refusing to start on any problem in either), run the
+ * proxy until SIGTERM/SIGINT, then drain and exit 0. SIGHUP reloads the policy.
+ */
 import { createGatehouse } from "../app.ts";
 import { createLogger } from "../observability/logger.ts";
+import { formatPolicyProblem } from "../policy/load.ts";
 import type { ParsedArgs } from "./args.ts";
-import { loadFromArgs, printProblems } from "./load.ts";
+import { loadFromArgs, loadPolicies, printProblems } from "./load.ts";
 
 export async function serve(args: ParsedArgs): Promise<number> {
+  const err = (line: string) => process.stderr.write(`${line}\n`);
   const loaded = loadFromArgs(args);
   if (!loaded.ok) {
-    printProblems(loaded, (line) => process.stderr.write(`${line}\n`));
+    printProblems(loaded, err);
     return 1;
   }
-  const { config } = loaded;
+  const { config, origin } = loaded;
+  const policy = loadPolicies(config, origin);
+  if (!policy.ok) {
+    printProblems(policy, err);
+    return 1;
+  }
   const logger = createLogger(config.logLevel);
-  const gatehouse = createGatehouse(config, logger);
+  for (const warning of policy.warnings)
+    logger.warn({ warning: formatPolicyProblem(warning) }, "policy warning");
+  const gatehouse = createGatehouse(config, logger, {
+    policy: policy.policy,
+    loadPolicy: () => loadPolicies(config, origin),
+  });
   try {
     await gatehouse.start();
   } catch (err) {
@@ -41,7 +56,6 @@ export async function serve(args: ParsedArgs): Promise<number> {
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
-    // Without a handler SIGHUP would kill the process; it will reload policies once they exist.
-    process.on("SIGHUP", () => logger.info("SIGHUP received: no policy is loaded yet, nothing to reload"));
+    process.on("SIGHUP", () => gatehouse.policies.reload("SIGHUP"));
   });
 }

@@ -26,6 +26,8 @@ export interface ProxyServerDeps {
   /** Keyed hash of session values, and the session → user bindings. */
   hashSession: (raw: string) => string;
   sessionUsers: TtlMap<string, string>;
+  /** Session cookie names: the policy's `identity.sessionCookies` when it sets them, else the config's. */
+  sessionCookies: () => readonly string[];
   /** Remembers each forwarded request by its X-Request-Id, for socket events that name it. */
   correlation: Correlation;
   forwarder: Forwarder;
@@ -55,7 +57,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const { config, forwarder, websockets, metrics, logger, tracing, correlation, sessionUsers } = deps;
   const identifyActor = createIdentifyActor({
     trustedProxies: config.trustedProxies,
-    sessionCookies: config.identity.sessionCookies,
+    sessionCookies: deps.sessionCookies,
     userHeader: config.identity.userHeader?.toLowerCase() ?? null,
     hashSession: deps.hashSession,
     userOfSession: (id) => sessionUsers.get(id),

@@ -30,6 +30,8 @@ export interface GatehouseProcess {
   proxyUrl: string;
   adminUrl: string;
   proxyPort: number;
+  /** The Unix socket the app reports detection events on. */
+  eventsSocket: string;
   /** stdout, one parsed JSON object per line (non-JSON lines are kept as `{ msg: line }`). */
   logs: LogLine[];
   stderr: string[];
@@ -144,6 +146,7 @@ export async function startGatehouse(options: GatehouseOptions): Promise<Gatehou
     proxyUrl: `http://${proxy}`,
     adminUrl: `http://${admin}`,
     proxyPort: Number(proxy.slice(proxy.lastIndexOf(":") + 1)),
+    eventsSocket,
     logs,
     stderr,
     exited,

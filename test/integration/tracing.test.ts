@@ -16,6 +16,7 @@ import {
 import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/observability/logger.ts";
+import { loadPolicySources } from "../../src/policy/load.ts";
 import { client } from "../helpers/client.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
 import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
@@ -49,7 +50,9 @@ describe("tracing with an OpenTelemetry SDK registered", () => {
       ]),
     });
     assert.ok(loaded.ok);
-    gatehouse = createGatehouse(loaded.config, createLogger("silent"));
+    const policy = loadPolicySources([{ name: "empty.yaml", text: "" }]);
+    assert.ok(policy.ok);
+    gatehouse = createGatehouse(loaded.config, createLogger("silent"), { policy: policy.policy });
     proxy = (await gatehouse.start()).proxy;
   });
 

@@ -1,0 +1,133 @@
+/**
+ * Offline replay (`gatehouse simulate`, and the data-driven policy tests): events are sorted by
+ * event time and run one by one through the same engine `serve` uses, over an in-memory store
+ * whose clock is the event time, and every attack, decision, breach and notification comes out
+ * as one JSON object (DESIGN section 7). Ids are sequential so the output is reproducible.
+ */
+import type { DetectionEvent, EventActor } from "../events/event.ts";
+import { ManualClock } from "../store/clock.ts";
+import { decisionToJson } from "../store/decision.ts";
+import { MemoryStore } from "../store/memory-store.ts";
+import { type AttackRecord, type BreachRecord, createEngine } from "./engine.ts";
+import type { Policy } from "./policy.ts";
+import type { Effect } from "./responses.ts";
+
+export type SimulationRecord = Record<string, unknown> & { type: string };
+
+export interface SimulationSummary {
+  events: number;
+  attacks: number;
+  breaches: number;
+  decisions: number;
+}
+
+export async function simulate(
+  policy: Policy,
+  events: readonly DetectionEvent[],
+  write: (record: SimulationRecord) => void,
+): Promise<SimulationSummary> {
+  const clock = new ManualClock();
+  const store = new MemoryStore({ clock });
+  const summary: SimulationSummary = { events: 0, attacks: 0, breaches: 0, decisions: 0 };
+  const counters = { attack: 0, breach: 0, decision: 0 };
+  const engine = createEngine({
+    store,
+    policy: () => policy,
+    newId: (kind) => `${kind}-${++counters[kind]}`,
+    sink: {
+      attack(attack) {
+        summary.attacks++;
+        write(attackRecord(attack));
+      },
+      breach(breach) {
+        summary.breaches++;
+        write(breachRecord(breach));
+      },
+      effect(effect, cause) {
+        if (effect.kind === "decision") summary.decisions++;
+        const record = effectRecord(effect, cause);
+        if (record) write(record);
+      },
+    },
+  });
+  // Stable sort: events with the same time keep their order in the file.
+  const ordered = events
+    .map((event, i) => ({ event, i }))
+    .sort((a, b) => a.event.time - b.event.time || a.i - b.i);
+  for (const { event } of ordered) {
+    clock.set(event.time);
+    summary.events++;
+    await engine.process([event]);
+  }
+  await store.close();
+  return summary;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The identities an actor has, without the absent ones. */
+export function presentIdentities(actor: EventActor): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (actor.ip !== null) out.ip = actor.ip;
+  if (actor.session !== null) out.session = actor.session;
+  if (actor.user !== null) out.user = actor.user;
+  return out;
+}
+
+function attackRecord(a: AttackRecord): SimulationRecord {
+  return {
+    type: "attack",
+    id: a.id,
+    time: iso(a.time),
+    ...(a.detectionPoint !== null ? { detectionPoint: a.detectionPoint } : { rule: a.rule }),
+    actor: { scope: a.actor.scope, value: a.actor.value },
+    count: a.nth,
+    response: a.response.name,
+    mode: a.mode,
+    ...(a.allowlisted ? { allowlisted: true } : {}),
+  };
+}
+
+function breachRecord(b: BreachRecord): SimulationRecord {
+  return {
+    type: "breach",
+    id: b.id,
+    time: iso(b.time),
+    actor: presentIdentities(b.identities),
+    detectionPoint: b.detectionPoint,
+    evidence: b.evidence,
+    mode: b.mode,
+    ...(b.allowlisted ? { allowlisted: true } : {}),
+  };
+}
+
+function effectRecord(effect: Effect, cause: AttackRecord | BreachRecord): SimulationRecord | null {
+  switch (effect.kind) {
+    case "decision":
+      return { type: "decision", ...decisionToJson(effect.decision) };
+    case "notify":
+      return {
+        type: "notify",
+        channel: effect.channel,
+        mode: cause.mode,
+        incident: {
+          outcome: "evidence" in cause ? "success" : "attempt",
+          actor: presentIdentities(cause.identities),
+          ...(cause.detectionPoint !== null ? { detectionPoint: cause.detectionPoint } : {}),
+          ...("rule" in cause && cause.rule !== null ? { rule: cause.rule } : {}),
+          causeId: cause.id,
+          time: iso(cause.time),
+        },
+      };
+    case "skipped":
+      return {
+        type: "skipped",
+        response: effect.response,
+        causeId: cause.id,
+        why: effect.why,
+        mode: cause.mode,
+      };
+    case "log":
+      return null;
+  }
+}
