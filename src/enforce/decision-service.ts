@@ -1,0 +1,96 @@
+/**
+ * Decisions as the rest of Gatehouse handles them: the policy engine's (origin policy, breach)
+ * and operators' (manual, through the admin API) go into one replicated map, keyed by id, that
+ * every replica holds whole; enforcement indexes it (decision-index.ts). Shadow-mode decisions
+ * never come here: they are logged as "would have" and enforced nowhere.
+ */
+import { randomUUID } from "node:crypto";
+import type { Rate } from "../config/units.ts";
+import type { Clock } from "../store/clock.ts";
+import type {
+  Decision,
+  DecisionAction,
+  DecisionOrigin,
+  DecisionReason,
+  DecisionScopeName,
+} from "../store/decision.ts";
+import type { ReplicatedMap } from "../store/replicated-map.ts";
+
+/** A manual decision, already validated (src/admin/decision-input.ts). */
+export interface DecisionInput {
+  action: DecisionAction;
+  scope: DecisionScopeName;
+  /** Normalised: an address, a canonical CIDR, a session hash, a user name, or `*`. */
+  value: string;
+  routes: readonly string[] | null;
+  /** Absolute expiry, ms since the epoch. */
+  until: number;
+  rate: Rate | null;
+  status: number | null;
+  delayMs: number | null;
+  /** The operator's reason, free text. */
+  reason: string | null;
+}
+
+export interface DecisionService {
+  /** Live decisions, newest first. */
+  list(): Decision[];
+  get(id: string): Decision | undefined;
+  /** An operator's (or a feed's) decision; returns it as stored. */
+  add(input: DecisionInput, origin: Extract<DecisionOrigin, "manual" | "feed">): Decision;
+  /** A decision the policy engine made (enforce mode only). */
+  apply(decision: Decision): void;
+  remove(id: string): boolean;
+}
+
+export function createDecisionService(
+  map: ReplicatedMap<Decision>,
+  clock: Clock,
+  newId: () => string = randomUUID,
+): DecisionService {
+  return {
+    list() {
+      const out: Decision[] = [];
+      for (const { value } of map.entries()) out.push(value);
+      return out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+    },
+    get: (id) => map.get(id),
+    add(input, origin) {
+      const reason: DecisionReason = { mode: "enforce", ...(input.reason ? { text: input.reason } : {}) };
+      const decision: Decision = {
+        id: newId(),
+        action: input.action,
+        scope: input.scope,
+        value: input.value,
+        routes: input.routes,
+        until: input.until,
+        createdAt: clock.now(),
+        origin,
+        reason,
+        rate: input.rate,
+        status: input.status,
+        delayMs: input.delayMs,
+      };
+      map.set(decision.id, decision, decision.until);
+      return decision;
+    },
+    apply(decision) {
+      if (decision.reason.mode === "shadow") return;
+      map.set(decision.id, decision, decision.until);
+    },
+    remove: (id) => map.delete(id),
+  };
+}
+
+/** The wire form stored in the shared map: JSON, with times as numbers. */
+export const decisionCodec = {
+  encode: (d: Decision): string => JSON.stringify(d),
+  decode(text: string): Decision | null {
+    try {
+      const d = JSON.parse(text) as Decision;
+      return typeof d?.id === "string" && typeof d.action === "string" && typeof d.until === "number" ? d : null;
+    } catch {
+      return null;
+    }
+  },
+};
