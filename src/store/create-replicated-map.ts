@@ -1,0 +1,34 @@
+/**
+ * The one place the `redis` setting picks how a ReplicatedMap is shared: in this process only
+ * when there is no Redis, otherwise through Redis (redis-replicated-map.ts), under
+ * `gatehouse:{<app>}:<name>:`.
+ */
+import type { Clock } from "./clock.ts";
+import type { StoreLogger } from "./redis-connect.ts";
+import { type MapCodec, RedisReplicatedMap } from "./redis-replicated-map.ts";
+import { MemoryReplicatedMap, type ReplicatedMap } from "./replicated-map.ts";
+
+export interface CreateReplicatedMapOptions<V> {
+  /** The `redis` setting; null keeps the map in this process. */
+  redis: string | null;
+  /** The `app` setting: the Redis key namespace. */
+  app: string;
+  /** The map's name within the app (`decisions`, `sessions`): part of its keys. */
+  name: string;
+  /** How values are stored in Redis; `decode` returns null for what it does not accept. */
+  codec: MapCodec<V>;
+  clock: Clock;
+  logger?: StoreLogger;
+}
+
+export function createReplicatedMap<V>(options: CreateReplicatedMapOptions<V>): ReplicatedMap<V> {
+  if (options.redis === null) return new MemoryReplicatedMap<V>({ clock: options.clock });
+  return new RedisReplicatedMap<V>({
+    url: options.redis,
+    app: options.app,
+    name: options.name,
+    codec: options.codec,
+    clock: options.clock,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+}
