@@ -1,10 +1,15 @@
 /**
  * The admin HTTP server, on its own address (DESIGN section 7): liveness, readiness with JSON
- * details, and Prometheus metrics. Later issues add decisions, incidents, the stream and the UI.
+ * details, Prometheus metrics, and decisions (decisions-api.ts). Later issues add incidents,
+ * the stream and the UI.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { DecisionService } from "../enforce/decision-service.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { PolicyStatus } from "../policy/reloader.ts";
+import { type Clock, systemClock } from "../store/clock.ts";
+import { type Authorize, createAuthorize } from "./auth.ts";
+import { type AdminLogger, createDecisionsApi } from "./decisions-api.ts";
 import type { ProbeResult } from "./upstream-probe.ts";
 
 export interface ReadinessSources {
@@ -15,7 +20,33 @@ export interface ReadinessSources {
   policy(): PolicyStatus;
 }
 
-export function createAdminServer(metrics: Metrics, readiness: ReadinessSources): Server {
+export interface AdminOptions {
+  /** Serves /v1/decisions; without it those paths are 404. */
+  decisions?: DecisionService;
+  /** The `adminToken` setting; null: mutating calls from loopback only. */
+  adminToken?: string | null;
+  /** Logs every mutating call (a pino logger will do). */
+  logger?: AdminLogger;
+  /** The clock decisions are timed by: the DecisionService's. */
+  clock?: Clock;
+  /** Replaces the token/loopback check built from `adminToken` (tests). */
+  authorize?: Authorize;
+}
+
+export function createAdminServer(
+  metrics: Metrics,
+  readiness: ReadinessSources,
+  options: AdminOptions = {},
+): Server {
+  const decisionsApi = options.decisions
+    ? createDecisionsApi({
+        decisions: options.decisions,
+        authorize: options.authorize ?? createAuthorize(options.adminToken ?? null),
+        clock: options.clock ?? systemClock,
+        logger: options.logger,
+      })
+    : null;
+
   async function readyz(res: ServerResponse): Promise<void> {
     const [upstream, store] = [await readiness.checkUpstream(), readiness.store()];
     const proxy = { status: readiness.proxyListening() ? "up" : "down" };
@@ -37,6 +68,10 @@ export function createAdminServer(metrics: Metrics, readiness: ReadinessSources)
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
+    if (decisionsApi && path!.startsWith("/v1/decisions")) {
+      // The target is origin-form ("/…"), so the base only completes it; it never picks the host.
+      if (await decisionsApi(req, res, new URL(req.url ?? "/", "http://admin.invalid"))) return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return problem(res, 405, "Method Not Allowed", `${req.method} is not allowed on ${path}`);
     }
