@@ -13,6 +13,7 @@ import { createAdminServer } from "./admin/admin-server.ts";
 import { createUpstreamProbe } from "./admin/upstream-probe.ts";
 import type { Config } from "./config/settings.ts";
 import type { Address } from "./config/types.ts";
+import { createEnforcement } from "./enforce/create-enforcement.ts";
 import { GatehouseError } from "./errors.ts";
 import { Correlation } from "./events/correlation.ts";
 import { createEventBus, type EventBus } from "./events/event-bus.ts";
@@ -34,13 +35,8 @@ import type { Policy } from "./policy/policy.ts";
 import { createPolicyHolder, type PolicyHolder } from "./policy/reloader.ts";
 import { type Clock, systemClock } from "./store/clock.ts";
 import { createStore } from "./store/create-store.ts";
-import type { Store } from "./store/store.ts";
-import { TtlMap } from "./store/ttl-map.ts";
+import type { Store, StoreStatus } from "./store/store.ts";
 import { VERSION } from "./version.ts";
-
-/** Session → user bindings kept in memory (shared through the store once it is Redis). */
-const SESSION_BINDINGS = 200_000;
-const SESSION_BINDING_TTL = 24 * 3_600_000;
 
 export interface Gatehouse {
   metrics: Metrics;
@@ -79,17 +75,45 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     watch: options.watchPolicy ?? options.loadPolicy !== undefined,
   });
   const store = createStore({ redis: config.redis, app: config.app, clock, logger });
-  const storeUp = () => metrics.storeUp.set(store.status().status === "up" ? 1 : 0);
-  storeUp();
-  // The store logs the connection's changes itself; here only the gauge follows them.
-  store.onStatusChange(storeUp);
+  // Enforcement: decisions every replica holds, the index the request path reads, throttling.
+  const enforcement = createEnforcement(config, {
+    clock,
+    logger,
+    registry: metrics.registry,
+    allowlist: () => policies.current().allowlist,
+  });
+  const storeStatus = (): StoreStatus & { decisions?: unknown } => {
+    const counting = store.status();
+    const shared = enforcement.status();
+    const status = counting.status === "degraded" || shared.status === "degraded" ? "degraded" : "up";
+    const detail = counting.detail ?? shared.detail;
+    return {
+      kind: counting.kind,
+      status,
+      ...(detail ? { detail } : {}),
+      decisions: { count: shared.decisions, loaded: shared.loaded },
+    };
+  };
+  const audit = createAuditSink(logger, policyMetrics);
   const engine = createEngine({
     store,
     policy: policies.current,
-    sink: createAuditSink(logger, policyMetrics),
+    sink: {
+      attack: audit.attack,
+      breach: audit.breach,
+      effect(effect, cause) {
+        audit.effect(effect, cause);
+        if (effect.kind === "decision") enforcement.decisions.apply(effect.decision);
+      },
+    },
     onDrop: (n) => policyMetrics.droppedEvents.inc(n),
     onError: (err) => logger.error({ err: (err as Error).message }, "analysis failed for a batch of events"),
   });
+  // The stores log their connections' changes themselves; here only the gauge follows them.
+  const storeUp = () => metrics.storeUp.set(storeStatus().status === "up" ? 1 : 0);
+  storeUp();
+  store.onStatusChange(storeUp);
+  enforcement.onStatusChange(storeUp);
 
   // Detection events: channels → intake (correlation, session bindings) → bus → analysis.
   const hashSession = sessionHasher(config.identity.hashKey);
@@ -98,11 +122,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     ttlMs: config.correlation.ttl,
     clock,
   });
-  const sessionUsers = new TtlMap<string, string>({
-    maxEntries: SESSION_BINDINGS,
-    ttlMs: SESSION_BINDING_TTL,
-    clock,
-  });
+  const sessionUsers = enforcement.sessionUsers;
   const eventMetrics = createEventMetrics(metrics.registry);
   const bus = createEventBus({
     onError: (err) => logger.error({ err: (err as Error).message }, "event subscriber failed"),
@@ -150,7 +170,11 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     connections: config.upstreamConnections,
     timeouts: config.timeouts,
     onUpstreamDuration: (s) => metrics.upstreamDuration.observe(s),
-    onAppHeaders: readDetections,
+    onAppHeaders(ctx, headers) {
+      const before = ctx.user;
+      readDetections(ctx, headers);
+      return enforcement.enforceAtResponse(ctx, before);
+    },
     // Bound late: the proxy server is built below, and is draining only once stop() runs.
     isDraining: () => proxy.isDraining(),
   });
@@ -165,15 +189,20 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     hashSession,
     sessionUsers,
     sessionCookies: () => policies.current().identity.sessionCookies ?? config.identity.sessionCookies,
+    enforceDecisions: enforcement.enforceDecisions,
     correlation,
   });
   let proxyListening = false;
-  const admin = createAdminServer(metrics, {
-    proxyListening: () => proxyListening,
-    checkUpstream: createUpstreamProbe(config.upstream, Math.min(config.timeouts.upstreamConnect, 2000)),
-    store: () => store.status(),
-    policy: () => policies.status(),
-  });
+  const admin = createAdminServer(
+    metrics,
+    {
+      proxyListening: () => proxyListening,
+      checkUpstream: createUpstreamProbe(config.upstream, Math.min(config.timeouts.upstreamConnect, 2000)),
+      store: storeStatus,
+      policy: () => policies.status(),
+    },
+    { decisions: enforcement.decisions, adminToken: config.adminToken, logger, clock },
+  );
 
   return {
     metrics,
@@ -209,7 +238,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       await bus.flush();
       await engine.idle();
       policies.close();
-      await store.close();
+      await Promise.all([store.close(), enforcement.close()]);
       await forwarder.close();
       logger.info({ forced }, "gatehouse stopped");
       return { forced };

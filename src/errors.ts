@@ -24,6 +24,11 @@ export const ERRORS = {
     detail: "Gatehouse speaks HTTP/1.0 and HTTP/1.1.",
   },
   DUPLICATE_HOST: { status: 400, title: "Bad Request", detail: "The request has more than one Host header." },
+  STATE_UNKNOWN: {
+    status: 503,
+    title: "Service Unavailable",
+    detail: "Gatehouse has not yet loaded the shared decisions and is configured to fail closed.",
+  },
   BAD_REQUEST_TARGET: {
     status: 400,
     title: "Bad Request",

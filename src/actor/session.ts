@@ -57,3 +57,19 @@ export function getCookie(header: string, name: string): string | null {
   }
   return null;
 }
+
+/** The Cookie header without the cookie `name` (every occurrence); "" when nothing is left. */
+export function removeCookie(header: string, name: string): string {
+  const kept: string[] = [];
+  for (const pair of header.split(";")) {
+    const eq = pair.indexOf("=");
+    const key = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+    if (key !== name && pair.trim() !== "") kept.push(pair.trim());
+  }
+  return kept.join("; ");
+}
+
+/** `Set-Cookie` that makes the browser drop a revoked session cookie (DESIGN section 5, logout). */
+export function expireCookie(name: string): string {
+  return `${name}=; Max-Age=0; Path=/`;
+}

@@ -3,6 +3,7 @@
 import { VERSION } from "../version.ts";
 import { parseCommandLine, settingsHelp } from "./args.ts";
 import { check } from "./check.ts";
+import { DECISIONS_OPTIONS, decisionsCommand } from "./decisions.ts";
 import { demo } from "./demo.ts";
 import { serve } from "./serve.ts";
 import { simulateCommand } from "./simulate.ts";
@@ -14,6 +15,14 @@ Commands:
   check     validate the configuration and policies (exit 1 with every problem)
   simulate  replay NDJSON events through a policy offline: --events FILE|- [--policy FILE]
   demo      run a demo app with Gatehouse in front of it, in memory
+  decisions manage decisions through the admin API (--admin-listen, --admin-token):
+    decisions list [--ip ADDR|--range CIDR|--user NAME|--session HASH] [--action ACTION]
+                   [--origin policy|breach|manual|feed] [--limit N] [-o table|json]
+    decisions add  [--ip ADDR|--range CIDR|--user NAME|--session HASH] (none: scope global)
+                   [--action block|throttle|disable|logout|tarpit|flag] (default block)
+                   [--duration 1h | --until RFC3339-TIME] [--route "METHOD /path/glob"]...
+                   [--rate 10/m] [--status 503] [--delay 2s] [--reason TEXT] [-o table|json]
+    decisions delete ID
   version   print the version
 
 Options (each is also a YAML key in --config FILE and an environment variable GATEHOUSE_<NAME>;
@@ -25,6 +34,7 @@ ${settingsHelp()}
 /** Options only some commands take, beyond the settings every command accepts. */
 const COMMAND_OPTIONS: Record<string, NonNullable<Parameters<typeof parseCommandLine>[1]>> = {
   simulate: { events: { type: "string" } },
+  decisions: DECISIONS_OPTIONS,
 };
 const ALL_COMMAND_OPTIONS = Object.assign({}, ...Object.values(COMMAND_OPTIONS));
 
@@ -46,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (extra.length > 0) {
+  // `decisions` takes a subcommand and an id; it checks its own positionals.
+  if (extra.length > 0 && command !== "decisions") {
     process.stderr.write(`gatehouse: unexpected argument ${JSON.stringify(extra[0])}\n`);
     return 2;
   }
@@ -59,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       return simulateCommand(args);
     case "demo":
       return demo(args);
+    case "decisions":
+      return decisionsCommand(args);
     case "version":
       process.stdout.write(`gatehouse ${VERSION}\n`);
       return 0;

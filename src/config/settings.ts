@@ -10,6 +10,7 @@ import {
   cidrList,
   duration,
   enumOf,
+  httpUrl,
   integer,
   redisUrl,
   size,
@@ -143,6 +144,12 @@ export const SETTINGS: readonly Setting[] = [
     "key for hashing session ids; set the same on every replica (default: random per process)",
   ),
   setting(
+    "logout.callback",
+    httpUrl,
+    null,
+    "URL Gatehouse POSTs to when it logs a session out, so the app can end it too (with retries)",
+  ),
+  setting(
     "store.failMode",
     enumOf(["open", "closed"] as const),
     "open",
@@ -195,5 +202,6 @@ export interface Config {
   correlation: { maxEntries: number; ttl: number };
   limits: { headerBytes: number };
   identity: { sessionCookies: string[]; userHeader: string | null; hashKey: string | null };
+  logout: { callback: string | null };
   store: { failMode: "open" | "closed" };
 }

@@ -179,3 +179,19 @@ export const redisUrl: ValueType<string> = {
     }
   },
 };
+
+/** An http(s) URL, e.g. a callback Gatehouse POSTs to. Credentials in it are never echoed. */
+export const httpUrl: ValueType<string> = {
+  hint: "URL",
+  parse(raw) {
+    try {
+      if (typeof raw === "string") {
+        const url = new URL(raw);
+        if (url.protocol === "http:" || url.protocol === "https:") return ok(url.toString());
+      }
+    } catch {
+      // reported below
+    }
+    return fail(`${typeof raw === "string" ? "the value" : show(raw)} is not an http:// or https:// URL`);
+  },
+};

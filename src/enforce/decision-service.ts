@@ -43,11 +43,19 @@ export interface DecisionService {
   remove(id: string): boolean;
 }
 
+export interface DecisionServiceOptions {
+  newId?: () => string;
+  /** Each decision this replica adds (manual or policy), once: for side effects such as the logout callback. */
+  onAdded?: (decision: Decision) => void;
+}
+
 export function createDecisionService(
   map: ReplicatedMap<Decision>,
   clock: Clock,
-  newId: () => string = randomUUID,
+  options: DecisionServiceOptions = {},
 ): DecisionService {
+  const newId = options.newId ?? randomUUID;
+  const added = options.onAdded ?? (() => {});
   return {
     list() {
       const out: Decision[] = [];
@@ -72,11 +80,13 @@ export function createDecisionService(
         delayMs: input.delayMs,
       };
       map.set(decision.id, decision, decision.until);
+      added(decision);
       return decision;
     },
     apply(decision) {
       if (decision.reason.mode === "shadow") return;
       map.set(decision.id, decision, decision.until);
+      added(decision);
     },
     remove: (id) => map.delete(id),
   };
@@ -88,7 +98,9 @@ export const decisionCodec = {
   decode(text: string): Decision | null {
     try {
       const d = JSON.parse(text) as Decision;
-      return typeof d?.id === "string" && typeof d.action === "string" && typeof d.until === "number" ? d : null;
+      return typeof d?.id === "string" && typeof d.action === "string" && typeof d.until === "number"
+        ? d
+        : null;
     } catch {
       return null;
     }

@@ -8,7 +8,7 @@
 
 import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../store/clock.ts";
-import type { TtlMap } from "../store/ttl-map.ts";
+import type { SessionBindings } from "../store/session-bindings.ts";
 import type { Correlation, RequestRecord } from "./correlation.ts";
 import type { DetectionEvent, EventChannel } from "./event.ts";
 import type { EventBus } from "./event-bus.ts";
@@ -26,7 +26,7 @@ export interface HeaderSource extends RequestRecord {
 export interface IntakeDeps {
   bus: EventBus;
   correlation: Correlation;
-  sessionUsers: TtlMap<string, string>;
+  sessionUsers: SessionBindings;
   hashSession: (raw: string) => string;
   metrics: EventMetrics;
   clock: Clock;

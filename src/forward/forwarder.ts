@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Dispatcher, Pool } from "undici";
+import { expireCookie } from "../actor/session.ts";
 import type { Config } from "../config/settings.ts";
 import type { ErrorCode } from "../errors.ts";
 import type { RequestContext } from "../pipeline/context.ts";
@@ -38,8 +39,12 @@ export interface ForwarderOptions {
   onUpstreamDuration?: (seconds: number) => void;
   /** Asked at each response's headers: true while shutting down, so the response closes its connection. */
   isDraining?: () => boolean;
-  /** Receives the app's `Gatehouse-*` response headers, before the response starts to the client. */
-  onAppHeaders?: (ctx: RequestContext, headers: GatehouseHeaders) => void;
+  /**
+   * Receives the app's `Gatehouse-*` response headers, before the response starts to the client.
+   * An outcome it returns replaces the app's response (response-time enforcement: the app just
+   * named a blocked user); the app's response, its Set-Cookie included, never reaches the client.
+   */
+  onAppHeaders?: (ctx: RequestContext, headers: GatehouseHeaders) => Outcome | undefined;
 }
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
@@ -74,7 +79,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       headers,
       body: hasBody(req) ? req : null,
       onGatehouseHeaders(taken) {
-        onAppHeaders?.(ctx, taken);
+        const replaced = onAppHeaders?.(ctx, taken);
+        if (replaced) handler.replaceWith(replaced);
       },
     };
     res.on("close", handler.onClientClose);
@@ -106,6 +112,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #sentAt = performance.now();
   #controller: Dispatcher.DispatchController | null = null;
   #finished = false;
+  #replacement: Outcome | null = null;
 
   constructor(
     req: IncomingMessage,
@@ -139,6 +146,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#controller?.abort(new Error("client closed the connection"));
   };
 
+  /** Answer with `outcome` instead of the app's response, whose headers are about to arrive. */
+  replaceWith(outcome: Outcome): void {
+    this.#replacement = outcome;
+  }
+
   readonly #resume = (): void => {
     this.#controller?.resume();
   };
@@ -162,7 +174,21 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error("client closed the connection"));
       return;
     }
+    if (this.#replacement) {
+      const outcome = this.#replacement;
+      // Finish first, so the abort's onResponseError is not taken for an upstream failure.
+      this.#finish(outcome);
+      controller.abort(new Error("response replaced by Gatehouse"));
+      return;
+    }
     if (this.#isDraining()) this.#res.shouldKeepAlive = false;
+    const revoked = this.#ctx.revokedCookie;
+    if (revoked !== null) {
+      // Ours first: if the app issues a fresh session to the now anonymous request, it wins.
+      const own = headers["set-cookie"];
+      const theirs = own === undefined ? [] : Array.isArray(own) ? own : [own];
+      (headers as Record<string, string | string[]>)["set-cookie"] = [expireCookie(revoked), ...theirs];
+    }
     this.#res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
   }
 

@@ -7,6 +7,7 @@
  * passing them on would let any client tell the app who it is.
  */
 import type { IncomingMessage } from "node:http";
+import { removeCookie } from "../actor/session.ts";
 import { connectionListed, HOP_BY_HOP, isGatehouseHeader } from "./hop-by-hop.ts";
 
 export interface ForwardingFacts {
@@ -18,6 +19,12 @@ export interface ForwardingFacts {
   userHeader: string | null;
   /** Headers to set instead of the client's (trace propagation), or null. */
   extra: Record<string, string> | null;
+  /** A revoked session cookie to take out of `Cookie` (logout), or null. */
+  dropCookie: string | null;
+  /** A revoked bearer token: `Authorization` is not forwarded. */
+  dropAuthorization: boolean;
+  /** A flag decision applies: tell the app `Gatehouse-Posture: elevated`. */
+  posture: boolean;
 }
 
 // Replaced by Gatehouse, or dropped when the peer is not trusted.
@@ -45,6 +52,12 @@ export function upstreamHeaders(req: IncomingMessage, facts: ForwardingFacts): s
     }
     if (lower === facts.userHeader && !facts.peerTrusted) continue;
     if (facts.extra && lower in facts.extra) continue;
+    if (facts.dropAuthorization && lower === "authorization") continue;
+    if (facts.dropCookie !== null && lower === "cookie") {
+      const kept = removeCookie(raw[i + 1]!, facts.dropCookie);
+      if (kept !== "") out.push(name, kept);
+      continue;
+    }
     out.push(name, raw[i + 1]!);
   }
   const h = req.headers;
@@ -55,6 +68,8 @@ export function upstreamHeaders(req: IncomingMessage, facts: ForwardingFacts): s
   const host = (facts.peerTrusted ? first(h["x-forwarded-host"]) : undefined) ?? h.host;
   if (host) out.push("x-forwarded-host", host);
   out.push("x-request-id", facts.requestId);
+  // The client's own Gatehouse-* headers were dropped above, so only a decision can say this.
+  if (facts.posture) out.push("gatehouse-posture", "elevated");
   if (facts.extra) for (const [k, v] of Object.entries(facts.extra)) out.push(k, v);
   return out;
 }

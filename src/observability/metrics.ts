@@ -6,7 +6,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { HotCounter, HotHistogram } from "./hot-metrics.ts";
 
-/** `outcome` label of gatehouse_requests_total. `aborted` (client went away) and `bad_request` extend DESIGN's list. */
+/**
+ * `outcome` label of gatehouse_requests_total. `aborted` (client went away), `bad_request` and
+ * `unavailable` (failing closed before the shared decisions loaded) extend DESIGN's list.
+ */
 export const REQUEST_OUTCOMES = [
   "forwarded",
   "blocked",
@@ -15,6 +18,7 @@ export const REQUEST_OUTCOMES = [
   "upstream_error",
   "aborted",
   "bad_request",
+  "unavailable",
 ] as const;
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 

@@ -31,6 +31,17 @@ export interface RequestContext {
   user: string | null;
   /** The server span for this request (non-recording when no OpenTelemetry SDK is registered). */
   trace: RequestSpan;
+  /**
+   * Set by a logout decision: the session cookie's name, removed from the forwarded request and
+   * expired on the response (a revoked bearer token is removed as `Authorization` instead).
+   */
+  revokedCookie: string | null;
+  /** Set by a logout decision on a bearer-token session: `Authorization` is not forwarded. */
+  revokedBearer: boolean;
+  /** Set by a tarpit decision: ms to wait before forwarding. */
+  tarpitMs: number;
+  /** Set by a flag decision: the app is told `Gatehouse-Posture: elevated`. */
+  flagged: boolean;
   /** Status of the app's response, 0 until its headers arrive. */
   upstreamStatus: number;
   /** Set once, when the request is finished. */

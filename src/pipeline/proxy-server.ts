@@ -14,20 +14,22 @@ import type { WebSocketProxy } from "../forward/websocket.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { describeRequestSpan, endRequestSpan, type Tracing } from "../observability/tracing.ts";
-import type { TtlMap } from "../store/ttl-map.ts";
+import type { SessionBindings } from "../store/session-bindings.ts";
 import { checkTarget } from "./check-target.ts";
 import type { RequestContext } from "./context.ts";
 import type { Outcome } from "./outcome.ts";
-import { createRecord } from "./record.ts";
-import { beforeForward } from "./stages.ts";
+import { createRecord, metricOutcome } from "./record.ts";
+import { beforeForward, type RequestStage } from "./stages.ts";
 
 export interface ProxyServerDeps {
   config: Config;
   /** Keyed hash of session values, and the session → user bindings. */
   hashSession: (raw: string) => string;
-  sessionUsers: TtlMap<string, string>;
+  sessionUsers: SessionBindings;
   /** Session cookie names: the policy's `identity.sessionCookies` when it sets them, else the config's. */
   sessionCookies: () => readonly string[];
+  /** The decision enforcement stage (src/enforce/enforce-decisions.ts). */
+  enforceDecisions: RequestStage;
   /** Remembers each forwarded request by its X-Request-Id, for socket events that name it. */
   correlation: Correlation;
   forwarder: Forwarder;
@@ -62,7 +64,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     hashSession: deps.hashSession,
     userOfSession: (id) => sessionUsers.get(id),
   });
-  const before = beforeForward({ checkTarget, identifyActor });
+  const before = beforeForward({ checkTarget, identifyActor, enforceDecisions: deps.enforceDecisions });
   const record = createRecord(metrics, logger);
   const userHeader = config.identity.userHeader?.toLowerCase() ?? null;
   let draining = false;
@@ -85,6 +87,10 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       sessionId: null,
       user: null,
       trace: tracing.startRequestSpan(req.method ?? "GET", req.headers),
+      revokedCookie: null,
+      revokedBearer: false,
+      tarpitMs: 0,
+      flagged: false,
       upstreamStatus: 0,
       outcome: null,
     };
@@ -121,8 +127,31 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       peerTrusted: ctx.peerTrusted,
       userHeader,
       extra: tracing.outgoingTraceHeaders(ctx.trace),
+      dropCookie: ctx.revokedCookie,
+      dropAuthorization: ctx.revokedBearer,
+      posture: ctx.flagged,
     });
+    if (ctx.tarpitMs > 0) return tarpit(ctx, req, res, headers, done);
     forwarder.forward(ctx, req, res, headers, done);
+  }
+
+  /** A tarpit decision: hold the request, then forward it, unless the client gave up meanwhile. */
+  function tarpit(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: string[],
+    done: (outcome: Outcome) => void,
+  ): void {
+    const gone = () => {
+      clearTimeout(timer);
+      done({ kind: "aborted", cause: "client closed the connection while tarpitted" });
+    };
+    const timer = setTimeout(() => {
+      res.off("close", gone);
+      forwarder.forward(ctx, req, res, headers, done);
+    }, ctx.tarpitMs);
+    res.once("close", gone);
   }
 
   function finish(ctx: RequestContext, res: ServerResponse, outcome: Outcome): void {
@@ -157,9 +186,10 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       return;
     }
     const ctx = newContext(req);
-    const stop = checkTarget(ctx, req) ?? identifyActor(ctx, req);
+    const stop = checkTarget(ctx, req) ?? identifyActor(ctx, req) ?? deps.enforceDecisions(ctx, req);
     if (stop) {
-      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      metrics.requests[metricOutcome(stop)].inc();
+      socket.end(`HTTP/1.1 ${statusLine(stop)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
     ctx.requestId = assignRequestId(ctx, req);
@@ -213,13 +243,36 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
     const result = await Promise.race([idle.then(() => "idle" as const), timedOut]);
-    clearTimeout(timer);
     const forced = result === "timeout" ? inFlight : 0;
-    server.closeAllConnections();
     websockets.closeAll();
+    if (result === "idle") {
+      // Every response has been handed to Node, but the last bytes of a large one may still sit
+      // in its socket's buffer for a slow client. Each connection was told `Connection: close`,
+      // so they end on their own once flushed; cutting them now would truncate those bodies.
+      server.closeIdleConnections();
+      await Promise.race([closed, timedOut]);
+    }
+    clearTimeout(timer);
+    server.closeAllConnections();
     await closed;
     return { forced };
   }
 
   return { server, drain, isDraining: () => draining };
+}
+
+/** The status line an upgrade refused by a stage is answered with. */
+function statusLine(outcome: Outcome): string {
+  switch (outcome.kind) {
+    case "blocked":
+      return "403 Forbidden";
+    case "throttled":
+      return `429 Too Many Requests\r\nRetry-After: ${outcome.retryAfter}`;
+    case "disabled":
+      return `${outcome.decision.status ?? 503} Function Disabled`;
+    case "error":
+      return outcome.code === "STATE_UNKNOWN" ? "503 Service Unavailable" : "400 Bad Request";
+    default:
+      return "400 Bad Request";
+  }
 }

@@ -15,7 +15,17 @@ export function metricOutcome(outcome: Outcome): RequestOutcome {
     case "aborted":
       return "aborted";
     case "error":
-      return outcome.code.startsWith("UPSTREAM_") ? "upstream_error" : "bad_request";
+      return outcome.code.startsWith("UPSTREAM_")
+        ? "upstream_error"
+        : outcome.code === "STATE_UNKNOWN"
+          ? "unavailable"
+          : "bad_request";
+    case "blocked":
+      return "blocked";
+    case "throttled":
+      return "throttled";
+    case "disabled":
+      return "disabled";
   }
 }
 
@@ -24,7 +34,8 @@ export function createRecord(metrics: Metrics, logger: Logger) {
   return function record(ctx: RequestContext, outcome: Outcome, status: number): void {
     ctx.outcome = outcome;
     metrics.requests[metricOutcome(outcome)].inc();
-    const cause = outcome.kind === "forwarded" ? undefined : (outcome.cause ?? undefined);
+    const cause =
+      outcome.kind === "error" || outcome.kind === "aborted" ? (outcome.cause ?? undefined) : undefined;
     if (outcome.kind === "error" && outcome.code.startsWith("UPSTREAM_")) {
       logger.warn(
         { requestId: ctx.requestId, method: ctx.method, path: ctx.target, status, code: outcome.code, cause },
@@ -39,6 +50,9 @@ export function createRecord(metrics: Metrics, logger: Logger) {
           ip: ctx.clientIp,
           status,
           outcome: outcome.kind,
+          // Refused requests are counted, not logged at info: an attacker hammering a block
+          // would otherwise write the log for them.
+          ...("decision" in outcome ? { decisionId: outcome.decision.id } : {}),
           ms: Math.round((performance.now() - ctx.start) * 1000) / 1000,
         },
         "request",

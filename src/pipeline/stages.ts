@@ -5,16 +5,20 @@
  *   checkTarget        400 (not origin/absolute form),     the app can only be asked for a path
  *                      505 (not HTTP/1.x)
  *   identifyActor      never                               everything after needs ip/session/user
+ *   enforceDecisions   403 blocked, 429 throttled,         live decisions, from the local index:
+ *                      disabled (503 or its status),       no I/O (src/enforce/enforce-decisions.ts);
+ *                      503 failing closed; or changes      logout strips the session, tarpit
+ *                      the request and goes on             delays, flag tells the app
  *   forward            the app's response, 502, 504,       streaming, keep-alive, header hygiene
  *                      or an aborted client
  *     readDetections   never (runs at the app's response   the app's Gatehouse-Event/User become
  *                      headers, inside forward)            events; the user is learned
+ *     enforceAtResponse  403 instead of the app's response a blocked user cannot log in again
+ *                      when the app names a blocked user   from a new address or session
  *   record             never                               metrics, request log, span end
  *
  * Stages before `forward` are synchronous and return an Outcome to end the request (the
- * responder renders it) or undefined to go on. Decision enforcement (before forward) and
- * response-time enforcement (after readDetections) join this list as they are built; see
- * docs/lifecycle.md.
+ * responder renders it) or undefined to go on; see docs/lifecycle.md.
  */
 import type { IncomingMessage } from "node:http";
 import type { RequestContext } from "./context.ts";
@@ -26,6 +30,7 @@ export type RequestStage = (ctx: RequestContext, req: IncomingMessage) => Outcom
 export function beforeForward(stages: {
   checkTarget: RequestStage;
   identifyActor: RequestStage;
+  enforceDecisions: RequestStage;
 }): readonly RequestStage[] {
-  return [stages.checkTarget, stages.identifyActor];
+  return [stages.checkTarget, stages.identifyActor, stages.enforceDecisions];
 }

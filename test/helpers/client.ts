@@ -24,8 +24,17 @@ export interface Client {
   close(): Promise<void>;
 }
 
-export function client(origin: string): Client {
-  const agent = new Agent({ keepAliveTimeout: 2000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+/**
+ * `localAddress` binds the client's sockets to another loopback address (any 127.0.0.0/8 works
+ * on Linux), so a test can be a different client IP without trusting forwarded headers.
+ */
+export function client(origin: string, options: { localAddress?: string } = {}): Client {
+  const agent = new Agent({
+    keepAliveTimeout: 2000,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const open = (path: string, options: RequestOptions = {}) =>
     request(new URL(path, origin), { dispatcher: agent, ...options });
   return {

@@ -28,6 +28,9 @@ const facts = {
   peerTrusted: false,
   userHeader: null,
   extra: null,
+  dropCookie: null,
+  dropAuthorization: false,
+  posture: false,
 };
 
 describe("headers sent to the app", () => {
@@ -143,6 +146,34 @@ describe("headers sent to the app", () => {
       }),
     );
     assert.deepEqual(out.get("traceparent"), ["00-cccc-dddd-01"]);
+  });
+});
+
+describe("what decisions change in the forwarded request", () => {
+  it("logout takes the revoked session cookie out of Cookie and keeps the others", () => {
+    const req = request([["Cookie", "theme=dark; sid=abc123; lang=en"]]);
+    assert.deepEqual(asMap(upstreamHeaders(req, { ...facts, dropCookie: "sid" })).get("cookie"), [
+      "theme=dark; lang=en",
+    ]);
+    const only = request([["Cookie", "sid=abc123"]]);
+    assert.equal(asMap(upstreamHeaders(only, { ...facts, dropCookie: "sid" })).has("cookie"), false);
+  });
+
+  it("logout of a bearer-token session does not forward Authorization", () => {
+    const req = request([["Authorization", "Bearer t0ken"]]);
+    assert.equal(
+      asMap(upstreamHeaders(req, { ...facts, dropAuthorization: true })).has("authorization"),
+      false,
+    );
+    assert.deepEqual(asMap(upstreamHeaders(req, facts)).get("authorization"), ["Bearer t0ken"]);
+  });
+
+  it("a flag decision says Gatehouse-Posture: elevated; a client cannot say it itself", () => {
+    const req = request([["Gatehouse-Posture", "normal"]]);
+    assert.equal(asMap(upstreamHeaders(req, facts)).has("gatehouse-posture"), false);
+    assert.deepEqual(asMap(upstreamHeaders(req, { ...facts, posture: true })).get("gatehouse-posture"), [
+      "elevated",
+    ]);
   });
 });
 

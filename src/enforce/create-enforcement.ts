@@ -1,0 +1,116 @@
+/**
+ * Enforcement, assembled: the replicated decisions (and session → user bindings), the local
+ * index kept in step with them, the cross-replica rate limiter, the logout callback, and the two
+ * stages the request path runs (before forwarding, and at the app's response). app.ts builds one
+ * and hands its parts to the proxy, the engine's sink and the admin API.
+ */
+import { Gauge, type Registry } from "prom-client";
+import type { Config } from "../config/settings.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Allowlist } from "../policy/policy.ts";
+import type { Clock } from "../store/clock.ts";
+import { createReplicatedMap } from "../store/create-replicated-map.ts";
+import type { Decision } from "../store/decision.ts";
+import { type SessionBindings, sessionBindings, userCodec } from "../store/session-bindings.ts";
+import type { StoreStatus } from "../store/store.ts";
+import { createRateLimiter } from "./create-rate-limiter.ts";
+import { DecisionIndex } from "./decision-index.ts";
+import { createDecisionService, type DecisionService, decisionCodec } from "./decision-service.ts";
+import { createEnforceAtResponse } from "./enforce-at-response.ts";
+import { createEnforceDecisions } from "./enforce-decisions.ts";
+import { createLogoutCallback } from "./logout-callback.ts";
+
+const SESSION_BINDING_TTL = 24 * 3_600_000;
+const SWEEP_MS = 1_000;
+
+export interface Enforcement {
+  decisions: DecisionService;
+  sessionUsers: SessionBindings;
+  enforceDecisions: ReturnType<typeof createEnforceDecisions>;
+  enforceAtResponse: ReturnType<typeof createEnforceAtResponse>;
+  /** Decisions and bindings: up, or degraded while the shared store is unreachable. */
+  status(): { status: StoreStatus["status"]; decisions: number; loaded: boolean; detail?: string };
+  onStatusChange(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+export function createEnforcement(
+  config: Config,
+  deps: { clock: Clock; logger: Logger; registry: Registry; allowlist: () => Allowlist },
+): Enforcement {
+  const { clock, logger } = deps;
+  const shared = { redis: config.redis, app: config.app, clock, logger };
+  const decisionMap = createReplicatedMap<Decision>({ ...shared, name: "decisions", codec: decisionCodec });
+  const bindingMap = createReplicatedMap<string>({ ...shared, name: "sessions", codec: userCodec });
+  const sessionUsers = sessionBindings(bindingMap, clock, SESSION_BINDING_TTL);
+
+  const index = new DecisionIndex({ clock });
+  const reindex = () => {
+    index.clear();
+    for (const { value } of decisionMap.entries()) index.add(value);
+  };
+  reindex();
+  decisionMap.onChange((change) => {
+    if (change.kind === "set") index.add(change.value);
+    else if (change.kind === "delete") index.remove(change.key);
+    else reindex();
+  });
+  const limiter = createRateLimiter({ ...shared });
+  const sweeper = setInterval(() => {
+    index.sweep();
+    limiter.sweep(clock.now());
+  }, SWEEP_MS);
+  sweeper.unref();
+
+  const callback = config.logout.callback ? createLogoutCallback(config.logout.callback, logger) : null;
+  const decisions = createDecisionService(decisionMap, clock, {
+    onAdded(decision) {
+      callback?.notify(decision, sessionUsers.get(decision.value) ?? null);
+    },
+  });
+
+  new Gauge({
+    name: "gatehouse_decisions_active",
+    help: "Live decisions this replica enforces, by action and scope",
+    labelNames: ["action", "scope"],
+    registers: [deps.registry],
+    collect() {
+      this.reset();
+      for (const { value } of decisionMap.entries()) this.labels(value.action, value.scope).inc();
+    },
+  });
+
+  return {
+    decisions,
+    sessionUsers,
+    enforceDecisions: createEnforceDecisions({
+      index,
+      limiter,
+      allowlist: deps.allowlist,
+      decisionsKnown: () => decisionMap.loaded(),
+      failMode: config.store.failMode,
+      clock,
+    }),
+    enforceAtResponse: createEnforceAtResponse(index, deps.allowlist),
+    status() {
+      const a = decisionMap.status();
+      const b = bindingMap.status();
+      const degraded = a.status === "degraded" ? a : b.status === "degraded" ? b : null;
+      return {
+        status: degraded ? "degraded" : "up",
+        decisions: decisionMap.size,
+        loaded: decisionMap.loaded(),
+        ...(degraded?.detail ? { detail: degraded.detail } : {}),
+      };
+    },
+    onStatusChange(listener) {
+      decisionMap.onStatusChange(listener);
+      bindingMap.onStatusChange(listener);
+    },
+    async close() {
+      clearInterval(sweeper);
+      await callback?.close();
+      await Promise.all([decisionMap.close(), bindingMap.close(), limiter.close()]);
+    },
+  };
+}
