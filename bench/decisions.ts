@@ -84,7 +84,11 @@ function decision(i: number): Record<string, unknown> {
         value: `2001:db8:${(i >> 16).toString(16)}:${a.toString(16)}::${b.toString(16)}`,
       };
     case 7:
-      return { ...base, scope: "range", value: `2001:db8:${i.toString(16)}::/48` };
+      return {
+        ...base,
+        scope: "range",
+        value: `2001:db8:${(i & 0xffff).toString(16)}:${(i >> 16).toString(16)}::/64`,
+      };
     case 8:
       return { ...base, scope: "user", value: `user-${i}` };
     default:
