@@ -151,12 +151,17 @@ function bytesToUint32(bytes: number[]): number {
 
 /** Dotted-quad text to an unsigned 32-bit integer without allocating; -1 when not IPv4. */
 export function ipv4ToUint32(ip: string): number {
+  return dottedQuad(ip, 0, ip.length);
+}
+
+/** `text[start, end)` as a dotted quad (unsigned 32-bit), or -1; no allocation. */
+export function dottedQuad(text: string, start: number, end: number): number {
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
     if (c === 46 /* . */) {
       if (digits === 0 || ++dots > 3) return -1;
       value = value * 256 + octet;

@@ -10,6 +10,7 @@ import type { PolicyStatus } from "../policy/reloader.ts";
 import { type Clock, systemClock } from "../store/clock.ts";
 import { type Authorize, createAuthorize } from "./auth.ts";
 import { type AdminLogger, createDecisionsApi } from "./decisions-api.ts";
+import { json, problem } from "./replies.ts";
 import type { ProbeResult } from "./upstream-probe.ts";
 
 export interface ReadinessSources {
@@ -97,23 +98,4 @@ export function createAdminServer(
       else res.destroy();
     });
   });
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-  });
-  res.end(text);
-}
-
-function problem(res: ServerResponse, status: number, title: string, detail: string): void {
-  const text = JSON.stringify({ title, status, detail });
-  res.writeHead(status, {
-    "content-type": "application/problem+json",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
 }

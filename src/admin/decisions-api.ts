@@ -13,10 +13,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseCidr } from "../actor/cidr.ts";
 import type { DecisionService } from "../enforce/decision-service.ts";
+import { readBody as readLimitedBody } from "../events/read-body.ts";
 import type { Clock } from "../store/clock.ts";
 import { type Decision, decisionToJson } from "../store/decision.ts";
 import type { Authorize } from "./auth.ts";
 import { DECISION_ACTIONS, DECISION_SCOPES, type FieldError, parseDecisionInput } from "./decision-input.ts";
+import { json, problem } from "./replies.ts";
 
 export const MAX_DECISION_BODY_BYTES = 64 * 1024;
 /** How much of an oversized body is read and dropped before the connection is closed instead. */
@@ -74,7 +76,7 @@ export function createDecisionsApi(options: DecisionsApiOptions): DecisionsApi {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body.text);
+      parsed = JSON.parse(body.body);
     } catch (err) {
       const message = `is not valid JSON: ${(err as Error).message.slice(0, 200)}`;
       log({ ...call, status: 400 }, "decision refused");
@@ -199,52 +201,12 @@ function notAllowed(req: IncomingMessage, res: ServerResponse, allow: string): v
   problem(res, 405, "Method Not Allowed", `${req.method} is not allowed here; use ${allow}`);
 }
 
-type BodyResult =
-  | { ok: true; text: string }
-  | { ok: false; status: 400 | 413; error: string; close: boolean };
-
-/**
- * Read a body of at most 64 KiB, as the event socket reads its own: a larger one is refused
- * with 413 but read to its end (without keeping it) when under 1 MiB, so the client sees the
- * answer rather than a reset; past that the connection is closed.
- */
-function readBody(req: IncomingMessage): Promise<BodyResult> {
-  const tooLarge = (close: boolean): BodyResult => ({
-    ok: false,
-    status: 413,
-    error: "the body is larger than 64 KiB; a decision is a small JSON object",
-    close,
-  });
-  const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > MAX_DRAIN_BYTES) {
-    req.pause();
-    return Promise.resolve(tooLarge(true));
-  }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > MAX_DRAIN_BYTES) {
-        done = true;
-        req.pause();
-        resolve(tooLarge(true));
-      } else if (size <= MAX_DECISION_BODY_BYTES) chunks.push(chunk);
-      else chunks.length = 0;
-    });
-    req.on("end", () => {
-      if (done) return;
-      done = true;
-      if (size > MAX_DECISION_BODY_BYTES) return resolve(tooLarge(false));
-      resolve({ ok: true, text: new TextDecoder("utf-8").decode(Buffer.concat(chunks)) });
-    });
-    req.on("error", () => {
-      if (done) return;
-      done = true;
-      resolve({ ok: false, status: 400, error: "the request body was cut off", close: true });
-    });
+/** At most 64 KiB, read to its end up to 1 MiB so the client sees the 413 (as the event socket does). */
+function readBody(req: IncomingMessage) {
+  return readLimitedBody(req, {
+    maxBytes: MAX_DECISION_BODY_BYTES,
+    drainBytes: MAX_DRAIN_BYTES,
+    tooLarge: "the body is larger than 64 KiB; a decision is a small JSON object",
   });
 }
 
@@ -260,31 +222,4 @@ function invalid(res: ServerResponse, errors: FieldError[], detail?: string): vo
       ...(n > MAX_LISTED_ERRORS ? { errorsTotal: n } : {}),
     },
   );
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-  });
-  res.end(text);
-}
-
-/** RFC 9457 problem details, as the rest of the admin server answers them, with extension members. */
-function problem(
-  res: ServerResponse,
-  status: number,
-  title: string,
-  detail: string,
-  extra: Record<string, unknown> = {},
-): void {
-  const text = JSON.stringify({ title, status, detail, ...extra });
-  res.writeHead(status, {
-    "content-type": "application/problem+json",
-    "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-  });
-  res.end(text);
 }

@@ -15,7 +15,7 @@
  * spliced out on delete, so the trie has fewer than 2 × size nodes. Node 0, the /0 root, always
  * exists.
  */
-import { ipv4ToUint32 } from "../actor/cidr.ts";
+import { dottedQuad, ipv4ToUint32 } from "../actor/cidr.ts";
 
 export type IpFamily = 4 | 6;
 
@@ -406,26 +406,4 @@ function validZone(text: string, from: number): boolean {
     if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return false;
   }
   return true;
-}
-
-/** text[start, end) as a dotted quad (unsigned), or -1. */
-function dottedQuad(text: string, start: number, end: number): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + octet;
 }

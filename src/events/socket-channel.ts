@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { CATALOGUE } from "./catalogue.ts";
 import type { Intake } from "./intake.ts";
+import { readBody as readLimitedBody } from "./read-body.ts";
 import { fromAppSensor, type SocketEvent, type Validated, validateEvent } from "./socket-parser.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,8 +20,6 @@ interface Rejection {
   index: number;
   error: string;
 }
-
-type BodyResult = { ok: true; body: string } | { ok: false; status: number; error: string; close: boolean };
 
 export function createEventServer(intake: Intake): Server {
   const catalogue = JSON.stringify({ detectionPoints: CATALOGUE });
@@ -108,51 +107,11 @@ function mediaType(header: string | undefined): string {
   return (header ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-/**
- * Read a body of at most 1 MiB. A larger one is refused with 413, but read to its end (without
- * keeping it) when it is under 16 MiB, so an HTTP client sees the answer instead of a reset
- * connection; past that the connection is closed.
- */
-function readBody(req: IncomingMessage): Promise<BodyResult> {
-  const tooLarge = (close: boolean): BodyResult => ({
-    ok: false,
-    status: 413,
-    error: "body is larger than 1 MiB; send smaller batches",
-    close,
-  });
-  const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > MAX_DRAIN_BYTES) {
-    req.pause();
-    return Promise.resolve(tooLarge(true));
-  }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > MAX_DRAIN_BYTES) {
-        done = true;
-        req.pause();
-        resolve(tooLarge(true));
-      } else if (size <= MAX_BODY_BYTES) {
-        chunks.push(chunk);
-      } else {
-        chunks.length = 0;
-      }
-    });
-    req.on("end", () => {
-      if (done) return;
-      done = true;
-      if (size > MAX_BODY_BYTES) return resolve(tooLarge(false));
-      resolve({ ok: true, body: new TextDecoder("utf-8").decode(Buffer.concat(chunks)) });
-    });
-    req.on("error", () => {
-      if (done) return;
-      done = true;
-      resolve({ ok: false, status: 400, error: "the request body was cut off", close: true });
-    });
+function readBody(req: IncomingMessage) {
+  return readLimitedBody(req, {
+    maxBytes: MAX_BODY_BYTES,
+    drainBytes: MAX_DRAIN_BYTES,
+    tooLarge: "body is larger than 1 MiB; send smaller batches",
   });
 }
 

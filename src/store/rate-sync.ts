@@ -20,7 +20,7 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "./clock.ts";
-import { backoff, connectRedis, type RetryOptions, type StoreLogger } from "./redis-connect.ts";
+import { backoff, connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
 
 /** One replica's claim on one key in one window. */
 export interface RateClaim {
@@ -234,16 +234,7 @@ export class RateSync {
   }
 
   #withTimeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    // A late answer is dropped: the claim is sent again, whole, by a later sync.
-    promise.catch(() => {});
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(promise, this.#timeoutMs);
   }
 }
 

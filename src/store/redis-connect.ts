@@ -74,3 +74,19 @@ export function connectRedis(url: string, retry: RetryOptions = {}): Redis | Clu
   }
   return new Redis({ ...common, host: target.node.host, port: target.node.port });
 }
+
+/**
+ * `promise`, or a rejection with `makeError(ms)` once `ms` pass: a Redis that stops answering
+ * must not hold a batch (or a request waiting on it) forever.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  makeError: (ms: number) => Error = (t) => new Error(`Redis did not answer within ${t} ms`),
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(makeError(ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

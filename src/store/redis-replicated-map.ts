@@ -24,7 +24,7 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "./clock.ts";
-import { connectRedis, type RetryOptions, type StoreLogger } from "./redis-connect.ts";
+import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
 import type { MapChange, ReplicatedMap } from "./replicated-map.ts";
 import {
   type ChangeMessage,
@@ -527,13 +527,6 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   }
 
   #withTimeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(promise, this.#timeoutMs);
   }
 }

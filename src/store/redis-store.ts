@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { StoreState } from "./memory-store.ts";
-import { connectRedis, type RetryOptions, type StoreLogger } from "./redis-connect.ts";
+import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
 import { HIT_LUA, MERGE_LUA } from "./redis-scripts.ts";
 import type { HitResult, Store, StoreStatus, WindowHit } from "./store.ts";
 
@@ -166,14 +166,11 @@ export class RedisStore implements Store {
   }
 
   #withTimeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreBatchError(`Redis did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(
+      promise,
+      this.#timeoutMs,
+      (ms) => new StoreBatchError(`Redis did not answer within ${ms} ms`),
+    );
   }
 
   #setUp(): void {
