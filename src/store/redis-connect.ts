@@ -10,7 +10,8 @@
  * nothing is resent after a reconnect (a resent hit would be counted twice), and reconnection
  * backs off exponentially up to a cap, forever.
  */
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { createRequire } from "node:module";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { parseRedisUrl } from "../config/redis-url.ts";
 
 export { parseRedisUrl, type RedisNode, type RedisTarget } from "../config/redis-url.ts";
@@ -35,7 +36,18 @@ export function backoff(options: RetryOptions = {}): (attempt: number) => number
   return (attempt) => Math.min(max, base * 2 ** Math.min(attempt - 1, 30)) + Math.floor(Math.random() * base);
 }
 
+/**
+ * ioredis, loaded on first use: a Gatehouse without `--redis` never pays its ~9 MB of memory.
+ * (ioredis is CommonJS, so `require` loads it synchronously.)
+ */
+let ioredis: typeof import("ioredis") | null = null;
+function client(): typeof import("ioredis") {
+  ioredis ??= createRequire(import.meta.url)("ioredis") as typeof import("ioredis");
+  return ioredis;
+}
+
 export function connectRedis(url: string, retry: RetryOptions = {}): Redis | Cluster {
+  const { Cluster, Redis } = client();
   const target = parseRedisUrl(url);
   const retryStrategy = backoff(retry);
   const credentials = {
