@@ -21,6 +21,12 @@ import { createEnforceDecisions } from "./enforce-decisions.ts";
 import { createLogoutCallback } from "./logout-callback.ts";
 
 const SESSION_BINDING_TTL = 24 * 3_600_000;
+/**
+ * Session → user bindings held per replica at most: one per login of the last day, so a busy
+ * app could otherwise grow this without end. Past it the oldest binding is forgotten locally (a
+ * later request on that session is attributed once the app names its user again).
+ */
+const SESSION_BINDINGS = 200_000;
 const SWEEP_MS = 1_000;
 
 export interface Enforcement {
@@ -41,7 +47,12 @@ export function createEnforcement(
   const { clock, logger } = deps;
   const shared = { redis: config.redis, app: config.app, clock, logger };
   const decisionMap = createReplicatedMap<Decision>({ ...shared, name: "decisions", codec: decisionCodec });
-  const bindingMap = createReplicatedMap<string>({ ...shared, name: "sessions", codec: userCodec });
+  const bindingMap = createReplicatedMap<string>({
+    ...shared,
+    name: "sessions",
+    codec: userCodec,
+    maxEntries: SESSION_BINDINGS,
+  });
   const sessionUsers = sessionBindings(bindingMap, clock, SESSION_BINDING_TTL);
 
   const index = new DecisionIndex({ clock });

@@ -76,8 +76,8 @@ export class LocalRateLimiter implements RateLimiter, RateLedger {
   readonly #maxKeys: number;
   readonly #idleMs: number;
   // Eviction order: an entry is queued when created and again when its window rolls over, so
-  // the head is the least recently active. Parallel arrays with a moving head (as in ttl-map.ts:
-  // walking a Map from its head after many deletions is slow in V8).
+  // the head is the least recently active. Parallel arrays with a moving head: walking a Map
+  // from its head after many deletions is slow in V8 (it keeps deleted slots until it rehashes).
   #queueEntries: Entry[] = [];
   #queueSlots: number[] = [];
   #head = 0;

@@ -19,10 +19,13 @@ export interface CreateReplicatedMapOptions<V> {
   codec: MapCodec<V>;
   clock: Clock;
   logger?: StoreLogger;
+  /** Entries held in this process at most (default: no bound); the oldest set go first. */
+  maxEntries?: number;
 }
 
 export function createReplicatedMap<V>(options: CreateReplicatedMapOptions<V>): ReplicatedMap<V> {
-  if (options.redis === null) return new MemoryReplicatedMap<V>({ clock: options.clock });
+  const bound = options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries };
+  if (options.redis === null) return new MemoryReplicatedMap<V>({ clock: options.clock, ...bound });
   return new RedisReplicatedMap<V>({
     url: options.redis,
     app: options.app,
@@ -30,5 +33,6 @@ export function createReplicatedMap<V>(options: CreateReplicatedMapOptions<V>): 
     codec: options.codec,
     clock: options.clock,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...bound,
   });
 }

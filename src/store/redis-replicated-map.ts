@@ -24,6 +24,7 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "./clock.ts";
+import { OldestFirst } from "./oldest-first.ts";
 import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
 import type { MapChange, ReplicatedMap } from "./replicated-map.ts";
 import {
@@ -60,6 +61,8 @@ export interface RedisReplicatedMapOptions<V> {
   sweepMs?: number;
   /** Write-back queue bound, in keys (default 100 000). */
   maxQueued?: number;
+  /** Entries held locally at most (default: no bound); past it the oldest set is forgotten here. */
+  maxEntries?: number;
   /** A command Redis has not answered after this long has failed (default 2000 ms). */
   timeoutMs?: number;
   retry?: RetryOptions;
@@ -79,6 +82,9 @@ const MAX_HELD = 200_000;
 
 export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   readonly #slots = new Map<string, Slot<V>>();
+  readonly #maxEntries: number;
+  /** Insertion order, kept only when the map has a bound. */
+  readonly #order: OldestFirst<string, Slot<V>> | null;
   readonly #listeners: ((change: MapChange<V>) => void)[] = [];
   readonly #statusListeners: ((status: StoreStatus) => void)[] = [];
   readonly #codec: MapCodec<V>;
@@ -113,6 +119,8 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   #closed = false;
 
   constructor(options: RedisReplicatedMapOptions<V>) {
+    this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+    this.#order = options.maxEntries === undefined ? null : new OldestFirst();
     this.#codec = options.codec;
     this.#clock = options.clock;
     this.#logger = options.logger;
@@ -206,7 +214,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
 
   set(key: string, value: V, until: number): void {
     if (until <= this.#clock.now()) return;
-    this.#slots.set(key, { value, until, gen: this.#gen });
+    this.#hold(key, { value, until, gen: this.#gen });
     this.#emit({ kind: "set", key, value, until });
     this.#writer.set(key, this.#codec.encode(value), until);
   }
@@ -293,7 +301,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       if (this.#slots.delete(m.key)) this.#emit({ kind: "delete", key: m.key });
       return;
     }
-    this.#slots.set(m.key, { value, until: m.until, gen: this.#gen });
+    this.#hold(m.key, { value, until: m.until, gen: this.#gen });
     this.#emit({ kind: "set", key: m.key, value, until: m.until });
   }
 
@@ -383,7 +391,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       }
       const value = this.#codec.decode(text);
       if (value === null) counts.skipped++;
-      else this.#slots.set(key, { value, until, gen });
+      else this.#hold(key, { value, until, gen });
     }
   }
 
@@ -520,6 +528,18 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
     this.#status = { kind: "redis", status: "degraded", detail };
     this.#logger?.warn({ store: "redis", map: this.#name, detail }, "replicated map: Redis unreachable");
     for (const listener of this.#statusListeners) listener(this.#status);
+  }
+
+  /** Keep `slot` as the newest entry; past `maxEntries` the oldest is forgotten locally (not in Redis). */
+  #hold(key: string, slot: Slot<V>): void {
+    if (this.#order === null) {
+      this.#slots.set(key, slot);
+      return;
+    }
+    this.#slots.delete(key);
+    this.#slots.set(key, slot);
+    this.#order.push(key, slot);
+    this.#order.trim(this.#slots, this.#maxEntries);
   }
 
   #emit(change: MapChange<V>): void {

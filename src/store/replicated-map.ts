@@ -11,6 +11,7 @@
  * (one process); redis-replicated-map.ts shares one through Redis.
  */
 import type { Clock } from "./clock.ts";
+import { OldestFirst } from "./oldest-first.ts";
 import type { StoreStatus } from "./store.ts";
 
 export type MapChange<V> =
@@ -41,15 +42,23 @@ interface Slot<V> {
   until: number;
 }
 
-/** One process's map: expiry by the injected clock, swept as it is read and every `sweepMs`. */
+/**
+ * One process's map: expiry by the injected clock, swept as it is read and every `sweepMs`; at
+ * most `maxEntries` (default: no bound), the oldest set forgotten first.
+ */
 export class MemoryReplicatedMap<V> implements ReplicatedMap<V> {
   readonly #slots = new Map<string, Slot<V>>();
+  readonly #maxEntries: number;
+  /** Insertion order, kept only when the map has a bound. */
+  readonly #order: OldestFirst<string, Slot<V>> | null;
   readonly #listeners: ((change: MapChange<V>) => void)[] = [];
   readonly #clock: Clock;
   readonly #timer: NodeJS.Timeout | null;
 
-  constructor(options: { clock: Clock; sweepMs?: number }) {
+  constructor(options: { clock: Clock; sweepMs?: number; maxEntries?: number }) {
     this.#clock = options.clock;
+    this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+    this.#order = options.maxEntries === undefined ? null : new OldestFirst();
     const sweepMs = options.sweepMs ?? 10_000;
     this.#timer = sweepMs > 0 ? setInterval(() => this.sweep(), sweepMs) : null;
     this.#timer?.unref();
@@ -78,7 +87,13 @@ export class MemoryReplicatedMap<V> implements ReplicatedMap<V> {
 
   set(key: string, value: V, until: number): void {
     if (until <= this.#clock.now()) return;
-    this.#slots.set(key, { value, until });
+    const slot = { value, until };
+    this.#slots.delete(key);
+    this.#slots.set(key, slot);
+    if (this.#order) {
+      this.#order.push(key, slot);
+      this.#order.trim(this.#slots, this.#maxEntries);
+    }
     this.#emit({ kind: "set", key, value, until });
   }
 

@@ -234,3 +234,27 @@ describe("createReplicatedMap with Redis", () => {
     }
   });
 });
+
+describe("a bounded RedisReplicatedMap (session bindings)", () => {
+  it("holds at most maxEntries locally, forgetting the oldest set first, while Redis keeps them all", async () => {
+    const clock = new ManualClock(Date.now());
+    const writer = open(redis.url, "bounded", clock);
+    const bounded = open(redis.url, "bounded", clock, { maxEntries: 3 });
+    try {
+      await whenReady(writer);
+      await whenReady(bounded);
+      for (let n = 1; n <= 5; n++) writer.set(`k${n}`, item(n), clock.now() + 10 * MINUTE);
+      await waitFor(() => (bounded.get("k5") ? true : undefined), "the last set to arrive", 5_000);
+      assert.equal(bounded.size, 3);
+      assert.equal(bounded.get("k1"), undefined, "the oldest is forgotten");
+      assert.deepEqual(
+        [...bounded.entries()].map((e) => e.key),
+        ["k3", "k4", "k5"],
+      );
+      assert.equal(writer.size, 5, "an unbounded replica still holds every entry");
+    } finally {
+      await writer.close();
+      await bounded.close();
+    }
+  });
+});

@@ -9,7 +9,8 @@ import { createEventMetrics } from "../../../src/events/event-metrics.ts";
 import { createIntake, type RequestRecord } from "../../../src/events/intake.ts";
 import { validateEvent } from "../../../src/events/socket-parser.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
-import { TtlMap } from "../../../src/store/ttl-map.ts";
+import { MemoryReplicatedMap } from "../../../src/store/replicated-map.ts";
+import { sessionBindings } from "../../../src/store/session-bindings.ts";
 
 function setup() {
   let now = Date.parse("2026-11-22T03:00:00Z");
@@ -21,7 +22,11 @@ function setup() {
   const logs: string[] = [];
   const logger = createLogger("info", { write: (line: string) => logs.push(line) });
   const correlation = new Correlation({ capacity: 1000, ttlMs: 300_000, clock });
-  const sessionUsers = new TtlMap<string, string>({ maxEntries: 1000, ttlMs: 86_400_000, clock });
+  const sessionUsers = sessionBindings(
+    new MemoryReplicatedMap<string>({ clock, sweepMs: 0 }),
+    clock,
+    86_400_000,
+  );
   const hashSession = sessionHasher("k".repeat(32));
   const intake = createIntake({
     bus,
