@@ -24,7 +24,7 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "./clock.ts";
-import { OldestFirst } from "./oldest-first.ts";
+import { LocalView } from "./local-view.ts";
 import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
 import type { MapChange, ReplicatedMap } from "./replicated-map.ts";
 import {
@@ -81,10 +81,7 @@ const CHUNK = 2000;
 const MAX_HELD = 200_000;
 
 export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
-  readonly #slots = new Map<string, Slot<V>>();
-  readonly #maxEntries: number;
-  /** Insertion order, kept only when the map has a bound. */
-  readonly #order: OldestFirst<string, Slot<V>> | null;
+  readonly #view: LocalView<V, Slot<V>>;
   readonly #listeners: ((change: MapChange<V>) => void)[] = [];
   readonly #statusListeners: ((status: StoreStatus) => void)[] = [];
   readonly #codec: MapCodec<V>;
@@ -119,8 +116,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   #closed = false;
 
   constructor(options: RedisReplicatedMapOptions<V>) {
-    this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
-    this.#order = options.maxEntries === undefined ? null : new OldestFirst();
+    this.#view = new LocalView<V, Slot<V>>(options.clock, options.maxEntries);
     this.#codec = options.codec;
     this.#clock = options.clock;
     this.#logger = options.logger;
@@ -187,7 +183,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   }
 
   get size(): number {
-    return this.#slots.size;
+    return this.#view.size;
   }
 
   /** Changes dropped from a full write-back queue since start (they never reached Redis). */
@@ -196,32 +192,23 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   }
 
   get(key: string): V | undefined {
-    const slot = this.#slots.get(key);
-    if (slot === undefined) return undefined;
-    if (slot.until <= this.#clock.now()) {
-      this.#slots.delete(key);
-      return undefined;
-    }
-    return slot.value;
+    return this.#view.get(key);
   }
 
-  *entries(): IterableIterator<{ key: string; value: V; until: number }> {
-    const now = this.#clock.now();
-    for (const [key, slot] of this.#slots) {
-      if (slot.until > now) yield { key, value: slot.value, until: slot.until };
-    }
+  entries(): IterableIterator<{ key: string; value: V; until: number }> {
+    return this.#view.entries();
   }
 
   set(key: string, value: V, until: number): void {
     if (until <= this.#clock.now()) return;
-    this.#hold(key, { value, until, gen: this.#gen });
+    this.#view.hold(key, { value, until, gen: this.#gen });
     this.#emit({ kind: "set", key, value, until });
     this.#writer.set(key, this.#codec.encode(value), until);
   }
 
   /** Always sent on, even for a key this replica does not hold: another one may. */
   delete(key: string): boolean {
-    const had = this.#slots.delete(key);
+    const had = this.#view.delete(key);
     if (had) this.#emit({ kind: "delete", key });
     this.#writer.delete(key);
     return had;
@@ -229,8 +216,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
 
   /** Drop expired entries (readers already ignore them; this frees the memory). */
   sweep(): void {
-    const now = this.#clock.now();
-    for (const [key, slot] of this.#slots) if (slot.until <= now) this.#slots.delete(key);
+    this.#view.sweep();
   }
 
   onChange(listener: (change: MapChange<V>) => void): void {
@@ -298,10 +284,10 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
     if (this.#writer.isPending(m.key)) return;
     const value = m.op === "s" ? this.#codec.decode(m.value) : null;
     if (value === null || m.until <= this.#clock.now()) {
-      if (this.#slots.delete(m.key)) this.#emit({ kind: "delete", key: m.key });
+      if (this.#view.delete(m.key)) this.#emit({ kind: "delete", key: m.key });
       return;
     }
-    this.#hold(m.key, { value, until: m.until, gen: this.#gen });
+    this.#view.hold(m.key, { value, until: m.until, gen: this.#gen });
     this.#emit({ kind: "set", key: m.key, value, until: m.until });
   }
 
@@ -338,15 +324,15 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       // while pending are read again: another replica may have written them after us.
       const again = this.#writer.settle(version).filter((key) => passed.has(key));
       for (const key of again) {
-        const slot = this.#slots.get(key);
+        const slot = this.#view.slots.get(key);
         if (slot) slot.gen = -1; // confirmed below, or gone at the sweep
       }
       for (let from = 0; from < again.length; from += CHUNK) {
         const part = again.slice(from, from + CHUNK);
         this.#takePage(await readEntries(this.#client, this.#keys, part, timeout), gen, passed, [], counts);
       }
-      for (const [key, slot] of this.#slots)
-        if (slot.gen !== gen && !this.#writer.isPending(key)) this.#slots.delete(key);
+      for (const [key, slot] of this.#view.slots)
+        if (slot.gen !== gen && !this.#writer.isPending(key)) this.#view.delete(key);
       this.#synced = version;
       const held = this.#held;
       this.#held = null;
@@ -354,7 +340,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       if (this.#client.status === "ready" && this.#subscribed) this.#session = true;
       this.#loadedOnce = true;
       this.#emit({ kind: "reset" });
-      const log = { store: "redis", map: this.#name, entries: this.#slots.size, version, ...counts };
+      const log = { store: "redis", map: this.#name, entries: this.#view.size, version, ...counts };
       this.#logger?.info({ ...log, ms: Date.now() - started }, "replicated map loaded");
       if (counts.skipped > 0)
         this.#logger?.warn(log, "replicated map: stored values that do not decode were skipped");
@@ -378,7 +364,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       const key = p.keys[i]!;
       if (this.#writer.isPending(key)) {
         // Our own change of it may be newer than what Redis held when we asked.
-        const slot = this.#slots.get(key);
+        const slot = this.#view.slots.get(key);
         if (slot) slot.gen = gen;
         passed.add(key);
         continue;
@@ -391,7 +377,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       }
       const value = this.#codec.decode(text);
       if (value === null) counts.skipped++;
-      else this.#hold(key, { value, until, gen });
+      else this.#view.hold(key, { value, until, gen });
     }
   }
 
@@ -528,18 +514,6 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
     this.#status = { kind: "redis", status: "degraded", detail };
     this.#logger?.warn({ store: "redis", map: this.#name, detail }, "replicated map: Redis unreachable");
     for (const listener of this.#statusListeners) listener(this.#status);
-  }
-
-  /** Keep `slot` as the newest entry; past `maxEntries` the oldest is forgotten locally (not in Redis). */
-  #hold(key: string, slot: Slot<V>): void {
-    if (this.#order === null) {
-      this.#slots.set(key, slot);
-      return;
-    }
-    this.#slots.delete(key);
-    this.#slots.set(key, slot);
-    this.#order.push(key, slot);
-    this.#order.trim(this.#slots, this.#maxEntries);
   }
 
   #emit(change: MapChange<V>): void {

@@ -11,7 +11,7 @@
  * (one process); redis-replicated-map.ts shares one through Redis.
  */
 import type { Clock } from "./clock.ts";
-import { OldestFirst } from "./oldest-first.ts";
+import { LocalView } from "./local-view.ts";
 import type { StoreStatus } from "./store.ts";
 
 export type MapChange<V> =
@@ -37,76 +37,47 @@ export interface ReplicatedMap<V> {
   close(): Promise<void>;
 }
 
-interface Slot<V> {
-  value: V;
-  until: number;
-}
-
-/**
- * One process's map: expiry by the injected clock, swept as it is read and every `sweepMs`; at
- * most `maxEntries` (default: no bound), the oldest set forgotten first.
- */
+/** One process's map: expiry by the injected clock, and an optional bound (LocalView). */
 export class MemoryReplicatedMap<V> implements ReplicatedMap<V> {
-  readonly #slots = new Map<string, Slot<V>>();
-  readonly #maxEntries: number;
-  /** Insertion order, kept only when the map has a bound. */
-  readonly #order: OldestFirst<string, Slot<V>> | null;
+  readonly #view: LocalView<V>;
   readonly #listeners: ((change: MapChange<V>) => void)[] = [];
   readonly #clock: Clock;
   readonly #timer: NodeJS.Timeout | null;
 
   constructor(options: { clock: Clock; sweepMs?: number; maxEntries?: number }) {
     this.#clock = options.clock;
-    this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
-    this.#order = options.maxEntries === undefined ? null : new OldestFirst();
+    this.#view = new LocalView<V>(options.clock, options.maxEntries);
     const sweepMs = options.sweepMs ?? 10_000;
     this.#timer = sweepMs > 0 ? setInterval(() => this.sweep(), sweepMs) : null;
     this.#timer?.unref();
   }
 
   get size(): number {
-    return this.#slots.size;
+    return this.#view.size;
   }
 
   get(key: string): V | undefined {
-    const slot = this.#slots.get(key);
-    if (slot === undefined) return undefined;
-    if (slot.until <= this.#clock.now()) {
-      this.#slots.delete(key);
-      return undefined;
-    }
-    return slot.value;
+    return this.#view.get(key);
   }
 
-  *entries(): IterableIterator<{ key: string; value: V; until: number }> {
-    const now = this.#clock.now();
-    for (const [key, slot] of this.#slots) {
-      if (slot.until > now) yield { key, value: slot.value, until: slot.until };
-    }
+  entries(): IterableIterator<{ key: string; value: V; until: number }> {
+    return this.#view.entries();
   }
 
   set(key: string, value: V, until: number): void {
     if (until <= this.#clock.now()) return;
-    const slot = { value, until };
-    this.#slots.delete(key);
-    this.#slots.set(key, slot);
-    if (this.#order) {
-      this.#order.push(key, slot);
-      this.#order.trim(this.#slots, this.#maxEntries);
-    }
+    this.#view.hold(key, { value, until });
     this.#emit({ kind: "set", key, value, until });
   }
 
   delete(key: string): boolean {
-    const had = this.#slots.delete(key);
+    const had = this.#view.delete(key);
     if (had) this.#emit({ kind: "delete", key });
     return had;
   }
 
-  /** Drop expired entries (readers already ignore them; this frees the memory). */
   sweep(): void {
-    const now = this.#clock.now();
-    for (const [key, slot] of this.#slots) if (slot.until <= now) this.#slots.delete(key);
+    this.#view.sweep();
   }
 
   onChange(listener: (change: MapChange<V>) => void): void {
