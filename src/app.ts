@@ -76,11 +76,15 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
   });
   const store = createStore({ redis: config.redis, app: config.app, clock, logger });
   // Enforcement: decisions every replica holds, the index the request path reads, throttling.
+  const hashSession = sessionHasher(config.identity.hashKey);
+  const sessionCookies = () => policies.current().identity.sessionCookies ?? config.identity.sessionCookies;
   const enforcement = createEnforcement(config, {
     clock,
     logger,
     registry: metrics.registry,
     allowlist: () => policies.current().allowlist,
+    hashSession,
+    sessionCookies,
   });
   const storeStatus = (): StoreStatus & { decisions?: unknown } => {
     const counting = store.status();
@@ -106,6 +110,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
         if (effect.kind === "decision") enforcement.decisions.apply(effect.decision);
       },
     },
+    decisionsStart: () => clock.now(),
     onDrop: (n) => policyMetrics.droppedEvents.inc(n),
     onError: (err) => logger.error({ err: (err as Error).message }, "analysis failed for a batch of events"),
   });
@@ -116,7 +121,6 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
   enforcement.onStatusChange(storeUp);
 
   // Detection events: channels → intake (correlation, session bindings) → bus → analysis.
-  const hashSession = sessionHasher(config.identity.hashKey);
   const correlation = new Correlation({
     capacity: config.correlation.maxEntries,
     ttlMs: config.correlation.ttl,
@@ -188,7 +192,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     tracing,
     hashSession,
     sessionUsers,
-    sessionCookies: () => policies.current().identity.sessionCookies ?? config.identity.sessionCookies,
+    sessionCookies,
     enforceDecisions: enforcement.enforceDecisions,
     correlation,
   });

@@ -71,5 +71,37 @@ export function removeCookie(header: string, name: string): string {
 
 /** `Set-Cookie` that makes the browser drop a revoked session cookie (DESIGN section 5, logout). */
 export function expireCookie(name: string): string {
-  return `${name}=; Max-Age=0; Path=/`;
+  // Browsers ignore a __Secure- or __Host- cookie set without Secure (RFC 6265bis section 4.1.3).
+  const secure = name.startsWith("__Secure-") || name.startsWith("__Host-");
+  return `${name}=; Max-Age=0; Path=/${secure ? "; Secure" : ""}`;
+}
+
+/**
+ * Every credential a request carries that could be a session: each occurrence of each configured
+ * cookie, then the bearer token. Gatehouse attributes the request to the first (findSession),
+ * but the app may read another (its own cookie name, the last of two duplicates, the token), so
+ * a revoked or blocked session must be found whichever of them it is.
+ */
+export function sessionCandidates(
+  cookieHeader: string | undefined,
+  authorization: string | undefined,
+  cookieNames: readonly string[],
+): SessionSource[] {
+  const out: SessionSource[] = [];
+  if (cookieHeader) {
+    for (const pair of cookieHeader.split(";")) {
+      const eq = pair.indexOf("=");
+      if (eq === -1) continue;
+      const name = pair.slice(0, eq).trim();
+      if (!cookieNames.includes(name)) continue;
+      let value = pair.slice(eq + 1).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      if (value) out.push({ kind: "cookie", name, value });
+    }
+  }
+  if (authorization && authorization.length > 7 && /^bearer /i.test(authorization)) {
+    const token = authorization.slice(7).trim();
+    if (token) out.push({ kind: "bearer", name: "authorization", value: token });
+  }
+  return out;
 }

@@ -42,7 +42,14 @@ export interface Enforcement {
 
 export function createEnforcement(
   config: Config,
-  deps: { clock: Clock; logger: Logger; registry: Registry; allowlist: () => Allowlist },
+  deps: {
+    clock: Clock;
+    logger: Logger;
+    registry: Registry;
+    allowlist: () => Allowlist;
+    hashSession: (raw: string) => string;
+    sessionCookies: () => readonly string[];
+  },
 ): Enforcement {
   const { clock, logger } = deps;
   const shared = { redis: config.redis, app: config.app, clock, logger };
@@ -96,6 +103,8 @@ export function createEnforcement(
     sessionUsers,
     enforceDecisions: createEnforceDecisions({
       index,
+      hashSession: deps.hashSession,
+      sessionCookies: deps.sessionCookies,
       limiter,
       allowlist: deps.allowlist,
       decisionsKnown: () => decisionMap.loaded(),

@@ -17,7 +17,9 @@ export function createEnforceAtResponse(index: DecisionIndex, allowlist: () => A
   return function enforceAtResponse(ctx: RequestContext, userBefore: string | null): Outcome | undefined {
     // Only a user the app has just named can be new here; everything else was checked before forwarding.
     if (ctx.user === null || ctx.user === userBefore || index.size === 0) return undefined;
-    if (allowlist().users.has(ctx.user)) return undefined;
+    const allow = allowlist();
+    // The same exemption as before forwarding: an allowlisted address or user.
+    if (allow.users.has(ctx.user) || allow.ips(ctx.clientIp)) return undefined;
     facts.ip = ctx.clientIp;
     facts.user = ctx.user;
     facts.session = ctx.sessionId;

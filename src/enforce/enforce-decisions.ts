@@ -16,6 +16,7 @@
  * unreachable since start) answers 503 rather than let unknown state through.
  */
 import type { IncomingMessage } from "node:http";
+import { type SessionSource, sessionCandidates } from "../actor/session.ts";
 import type { RequestContext } from "../pipeline/context.ts";
 import type { Outcome } from "../pipeline/outcome.ts";
 import type { Allowlist } from "../policy/policy.ts";
@@ -27,6 +28,9 @@ import type { RateLimiter } from "./rate-limiter.ts";
 
 export interface EnforceOptions {
   index: DecisionIndex;
+  /** The keyed hash sessions are known by, and the session cookie names (for every credential check). */
+  hashSession: (raw: string) => string;
+  sessionCookies: () => readonly string[];
   limiter: RateLimiter;
   /** The live policy's allowlist. */
   allowlist: () => Allowlist;
@@ -36,15 +40,38 @@ export interface EnforceOptions {
   clock: Clock;
 }
 
+/** The longest tarpit delay, as the admin API accepts it. */
+const MAX_TARPIT_MS = 60_000;
+
 const UNKNOWN: Outcome = { kind: "error", code: "STATE_UNKNOWN", cause: "shared decisions not loaded" };
 
 export function createEnforceDecisions(options: EnforceOptions) {
   const { index, limiter, clock } = options;
   // Reused for every request: the stage is synchronous, so one at a time uses them.
   const matches = emptyMatches();
+  const other = emptyMatches();
   const facts: RequestFacts = { ip: "", user: null, session: null, method: "", path: "" };
 
-  return function enforceDecisions(ctx: RequestContext, _req: IncomingMessage): Outcome | undefined {
+  /** Session decisions on the credentials the request carries besides its own session. */
+  function checkOtherSessions(ctx: RequestContext, req: IncomingMessage): Outcome | undefined {
+    const h = req.headers;
+    if (h.cookie === undefined && h.authorization === undefined) return undefined;
+    const candidates = sessionCandidates(h.cookie, h.authorization, options.sessionCookies());
+    if (candidates.length < 2 && ctx.session !== null) return undefined;
+    const own = facts.session;
+    for (const candidate of candidates) {
+      const id = options.hashSession(candidate.value);
+      if (id === own) continue;
+      facts.session = id;
+      const m = index.match(facts, other);
+      if (m.block?.scope === "session") return applied(ctx, { kind: "blocked", decision: m.block });
+      if (m.logout) revoke(ctx, candidate, m.logout);
+    }
+    facts.session = own;
+    return undefined;
+  }
+
+  return function enforceDecisions(ctx: RequestContext, req: IncomingMessage): Outcome | undefined {
     if (!options.decisionsKnown() && options.failMode === "closed") return UNKNOWN;
     if (index.size === 0) return undefined;
     const allow = options.allowlist();
@@ -59,7 +86,10 @@ export function createEnforceDecisions(options: EnforceOptions) {
 
     if (m.disable) return applied(ctx, { kind: "disabled", decision: m.disable });
     if (m.block) return applied(ctx, { kind: "blocked", decision: m.block });
-    if (m.logout) revoke(ctx, m.logout);
+    if (m.logout) revoke(ctx, ctx.session, m.logout);
+    // The app may read another credential than the one the request is attributed to.
+    const blocked = checkOtherSessions(ctx, req);
+    if (blocked) return blocked;
     if (m.throttle?.rate) {
       // One budget per decision: its scope already names whom it holds for (an ip, a range or
       // a user together, or everyone for a global throttle).
@@ -67,7 +97,8 @@ export function createEnforceDecisions(options: EnforceOptions) {
       if (wait > 0) return applied(ctx, { kind: "throttled", decision: m.throttle, retryAfter: wait });
     }
     if (m.tarpit) {
-      ctx.tarpitMs = m.tarpit.delayMs ?? 0;
+      // Bounded whatever the decision says: a delay past Node's timer range would fire at once.
+      ctx.tarpitMs = Math.min(Math.max(m.tarpit.delayMs ?? 0, 0), MAX_TARPIT_MS);
       mark(ctx, m.tarpit);
     }
     if (m.flag) {
@@ -84,13 +115,20 @@ function pathOf(target: string): string {
   return q === -1 ? target : target.slice(0, q);
 }
 
-function revoke(ctx: RequestContext, decision: Decision): void {
-  const session = ctx.session;
-  if (session?.kind === "cookie") ctx.revokedCookie = session.name;
-  else if (session?.kind === "bearer") ctx.revokedBearer = true;
+function revoke(ctx: RequestContext, session: SessionSource | null, decision: Decision): void {
+  if (session?.kind === "cookie" && !ctx.revokedCookies.includes(session.name)) {
+    ctx.revokedCookies = [...ctx.revokedCookies, session.name];
+  } else if (session?.kind === "bearer") {
+    ctx.revokedBearer = true;
+  }
   // The request goes on as the anonymous request it now is: no session, and no user learned from it.
-  ctx.session = null;
-  ctx.sessionId = null;
+  if (
+    session === ctx.session ||
+    (session?.kind === ctx.session?.kind && session?.name === ctx.session?.name)
+  ) {
+    ctx.session = null;
+    ctx.sessionId = null;
+  }
   mark(ctx, decision);
 }
 

@@ -35,7 +35,7 @@ function problemOf(outcome: Outcome): Problem | null {
       };
     case "disabled":
       return {
-        status: outcome.decision.status ?? 503,
+        status: disabledStatus(outcome.decision.status),
         title: "Function Disabled",
         detail: "This function is disabled for now.",
       };
@@ -54,11 +54,19 @@ export function respond(ctx: RequestContext, res: ServerResponse, outcome: Outco
   const body = JSON.stringify({ title, status, detail, requestId: ctx.requestId });
   res.writeHead(status, {
     ...problem.headers,
-    ...(ctx.revokedCookie !== null ? { "set-cookie": expireCookie(ctx.revokedCookie) } : {}),
+    ...(ctx.revokedCookies.length > 0 ? { "set-cookie": ctx.revokedCookies.map(expireCookie) } : {}),
     "content-type": "application/problem+json",
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",
     "x-request-id": ctx.requestId,
   });
   res.end(body);
+}
+
+/**
+ * A disable decision's status, if it is one Gatehouse may answer with: decisions arrive from the
+ * shared store too, and `writeHead` throws on a status outside 100–999.
+ */
+export function disabledStatus(status: number | null): number {
+  return status !== null && Number.isInteger(status) && status >= 400 && status <= 599 ? status : 503;
 }

@@ -6,8 +6,10 @@
 // - METHOD is `*` (any method) or a token, compared ignoring ASCII case: HTTP methods are
 //   case-sensitive (RFC 9110 section 9.1), but an app or framework that folds case would
 //   otherwise let `post` past a disable written for `POST`.
-// - The path is matched whole against the request path (no query), case-sensitively, one
-//   `/`-separated segment at a time:
+// - `GET` also matches HEAD requests (HEAD is GET without the body).
+// - The path is matched whole against the request path (no query), in lower case and without a
+//   trailing slash on both sides (src/enforce/normalize-path.ts), one `/`-separated segment at
+//   a time:
 //   - `*` matches any run of characters, possibly empty, within one segment: never `/`.
 //     `POST /upload/*` matches `/upload/a` and `/upload/`, not `/upload/a/b` nor `/upload`.
 //   - `**` as a whole segment matches any number of whole segments, none included:
@@ -16,8 +18,8 @@
 //   - `**` inside a segment (`/f**.js`), and `***`, are a plain `*`.
 //   - Every other character matches itself.
 //
-// The path is taken as given: decoding percent-escapes and removing dot-segments is the caller's
-// job, done once per request for every route that is checked.
+// The request path is taken as given: normalising it (escapes, dot segments, case, slashes) is
+// the caller's job, done once per request for every route that is checked.
 //
 // Matching is the classic wildcard algorithm on segments (greedy, backtracking to the last `**`
 // only) and within a segment (leftmost parts): time O(path x pattern), no catastrophic
@@ -41,11 +43,19 @@ export function compileRoute(pattern: string): RouteMatcher | null {
   const m = ROUTE.exec(pattern);
   if (!m) return null;
   const method = m[1] === "*" ? null : m[1]!;
-  const segments: Segment[] = m[2]!.split("/").map(compileSegment);
+  // Lower case and without a trailing slash, as request paths are (normalize-path.ts).
+  const text = m[2]!.toLowerCase();
+  const segments: Segment[] = (text.length > 1 && text.endsWith("/") ? text.slice(0, -1) : text)
+    .split("/")
+    .map(compileSegment);
+  // HEAD is GET without the body, and most apps answer it with the GET handler.
+  const orHead = method === "GET";
   return {
     pattern,
     matches(requestMethod: string, path: string): boolean {
-      return (method === null || sameMethod(method, requestMethod)) && matchPath(segments, path);
+      const methodOk =
+        method === null || sameMethod(method, requestMethod) || (orHead && sameMethod("HEAD", requestMethod));
+      return methodOk && matchPath(segments, path);
     },
   };
 }

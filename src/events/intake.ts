@@ -105,7 +105,7 @@ export function createIntake(deps: IntakeDeps) {
         detectionPoint: e.detectionPoint,
         channel: "socket",
         outcome: e.outcome,
-        time: e.timestamp ?? clock.now(),
+        time: eventTime(e.timestamp, clock.now()),
         actor: { ip: record?.ip ?? e.ip, session, user },
         request:
           record && e.requestId !== null
@@ -122,3 +122,14 @@ export function createIntake(deps: IntakeDeps) {
 }
 
 export type Intake = ReturnType<typeof createIntake>;
+
+/** How far ahead of this replica's clock an app's timestamp may be (clock skew), before it is taken as now. */
+const MAX_FUTURE_MS = 60_000;
+
+/**
+ * An event's time: the app's timestamp, or the time of receipt. A timestamp from the future is
+ * taken as now: it would otherwise keep the event in sliding windows long after it happened.
+ */
+export function eventTime(timestamp: number | null, now: number): number {
+  return timestamp === null || timestamp > now + MAX_FUTURE_MS ? now : timestamp;
+}

@@ -182,12 +182,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.#isDraining()) this.#res.shouldKeepAlive = false;
-    const revoked = this.#ctx.revokedCookie;
-    if (revoked !== null) {
+    const revoked = this.#ctx.revokedCookies;
+    if (revoked.length > 0) {
       // Ours first: if the app issues a fresh session to the now anonymous request, it wins.
       const own = headers["set-cookie"];
       const theirs = own === undefined ? [] : Array.isArray(own) ? own : [own];
-      (headers as Record<string, string | string[]>)["set-cookie"] = [expireCookie(revoked), ...theirs];
+      (headers as Record<string, string | string[]>)["set-cookie"] = [
+        ...revoked.map(expireCookie),
+        ...theirs,
+      ];
     }
     this.#res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
   }

@@ -19,8 +19,8 @@ export interface ForwardingFacts {
   userHeader: string | null;
   /** Headers to set instead of the client's (trace propagation), or null. */
   extra: Record<string, string> | null;
-  /** A revoked session cookie to take out of `Cookie` (logout), or null. */
-  dropCookie: string | null;
+  /** Revoked session cookies to take out of `Cookie` (logout); usually none. */
+  dropCookies: readonly string[];
   /** A revoked bearer token: `Authorization` is not forwarded. */
   dropAuthorization: boolean;
   /** A flag decision applies: tell the app `Gatehouse-Posture: elevated`. */
@@ -53,8 +53,9 @@ export function upstreamHeaders(req: IncomingMessage, facts: ForwardingFacts): s
     if (lower === facts.userHeader && !facts.peerTrusted) continue;
     if (facts.extra && lower in facts.extra) continue;
     if (facts.dropAuthorization && lower === "authorization") continue;
-    if (facts.dropCookie !== null && lower === "cookie") {
-      const kept = removeCookie(raw[i + 1]!, facts.dropCookie);
+    if (facts.dropCookies.length > 0 && lower === "cookie") {
+      let kept = raw[i + 1]!;
+      for (const cookie of facts.dropCookies) kept = removeCookie(kept, cookie);
       if (kept !== "") out.push(name, kept);
       continue;
     }

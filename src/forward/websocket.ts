@@ -3,10 +3,12 @@
  * upgraded socket to a Node server response). The same header hygiene as plain requests applies:
  * Gatehouse-* removed, forwarding headers rewritten, X-Request-Id set.
  */
+
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
+import { removeCookie } from "../actor/session.ts";
 import type { Config } from "../config/settings.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -75,8 +77,28 @@ export function createWebSocketProxy(
       if (h.host) h["x-forwarded-host"] = h.host;
     }
     h["x-request-id"] = ctx.requestId;
+    // What decisions change in a forwarded request applies to an upgrade too (enforce-decisions.ts).
+    if (ctx.revokedCookies.length > 0 && typeof h.cookie === "string") {
+      let kept = h.cookie;
+      for (const name of ctx.revokedCookies) kept = removeCookie(kept, name);
+      if (kept === "") delete h.cookie;
+      else h.cookie = kept;
+    }
+    if (ctx.revokedBearer) delete h.authorization;
+    if (ctx.flagged) h["gatehouse-posture"] = "elevated";
     open.add(socket);
     socket.once("close", () => open.delete(socket));
+    if (ctx.tarpitMs > 0) {
+      const timer = setTimeout(() => {
+        if (!socket.destroyed) relay(ctx, req, socket, head);
+      }, ctx.tarpitMs);
+      socket.once("close", () => clearTimeout(timer));
+      return;
+    }
+    relay(ctx, req, socket, head);
+  }
+
+  function relay(ctx: RequestContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     proxy.ws(req, socket as Socket, head, undefined, (err) => {
       metrics.websockets.labels("upstream_error").inc();
       logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, "websocket upgrade failed");

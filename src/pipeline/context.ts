@@ -32,10 +32,10 @@ export interface RequestContext {
   /** The server span for this request (non-recording when no OpenTelemetry SDK is registered). */
   trace: RequestSpan;
   /**
-   * Set by a logout decision: the session cookie's name, removed from the forwarded request and
-   * expired on the response (a revoked bearer token is removed as `Authorization` instead).
+   * Set by logout decisions: the names of the revoked session cookies, removed from the forwarded
+   * request and expired on the response (a revoked bearer token is removed as `Authorization`).
    */
-  revokedCookie: string | null;
+  revokedCookies: readonly string[];
   /** Set by a logout decision on a bearer-token session: `Authorization` is not forwarded. */
   revokedBearer: boolean;
   /** Set by a tarpit decision: ms to wait before forwarding. */

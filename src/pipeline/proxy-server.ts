@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { createIdentifyActor } from "../actor/identify-actor.ts";
 import type { Config } from "../config/settings.ts";
-import { respond } from "../enforce/responder.ts";
+import { disabledStatus, respond } from "../enforce/responder.ts";
 import type { Correlation } from "../events/correlation.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
 import { trustedRequestId, upstreamHeaders } from "../forward/request-headers.ts";
@@ -46,6 +46,9 @@ export interface ProxyServer {
   /** True once drain() has begun. */
   isDraining(): boolean;
 }
+
+/** Shared by every request that revokes nothing, so the common case allocates no array. */
+const NO_COOKIES: readonly string[] = Object.freeze([]);
 
 function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return (
@@ -87,7 +90,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       sessionId: null,
       user: null,
       trace: tracing.startRequestSpan(req.method ?? "GET", req.headers),
-      revokedCookie: null,
+      revokedCookies: NO_COOKIES,
       revokedBearer: false,
       tarpitMs: 0,
       flagged: false,
@@ -127,7 +130,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       peerTrusted: ctx.peerTrusted,
       userHeader,
       extra: tracing.outgoingTraceHeaders(ctx.trace),
-      dropCookie: ctx.revokedCookie,
+      dropCookies: ctx.revokedCookies,
       dropAuthorization: ctx.revokedBearer,
       posture: ctx.flagged,
     });
@@ -269,7 +272,7 @@ function statusLine(outcome: Outcome): string {
     case "throttled":
       return `429 Too Many Requests\r\nRetry-After: ${outcome.retryAfter}`;
     case "disabled":
-      return `${outcome.decision.status ?? 503} Function Disabled`;
+      return `${disabledStatus(outcome.decision.status)} Function Disabled`;
     case "error":
       return outcome.code === "STATE_UNKNOWN" ? "503 Service Unavailable" : "400 Bad Request";
     default:

@@ -64,6 +64,12 @@ export interface EngineOptions {
   /** The live policy; read once per batch. */
   policy: () => Policy;
   sink: EngineSink;
+  /**
+   * When the decisions an attack or breach makes start: the event's time when absent (simulate
+   * replays history), the wall clock in serve, so an app's late or early timestamp can neither
+   * expire a block at birth nor stretch it past its duration.
+   */
+  decisionsStart?: (eventTime: number) => number;
   /** Ids for attacks, breaches and decisions (sequential in `simulate`, so its output is reproducible). */
   newId?: (kind: IdKind) => string;
   /** Most events waiting for the store; past it new batches are dropped and counted (a stalled store must not grow memory without end). */
@@ -94,6 +100,7 @@ export function createEngine(options: EngineOptions): Engine {
   const { store, sink } = options;
   const newId = options.newId ?? (() => randomUUID());
   const maxPending = options.maxPending ?? 200_000;
+  const decisionsStart = options.decisionsStart ?? ((time: number) => time);
   let pending = 0;
   let waiters: (() => void)[] = [];
 
@@ -237,7 +244,7 @@ export function createEngine(options: EngineOptions): Engine {
   ): void {
     const cause: Cause = {
       id: record.id,
-      time: record.time,
+      time: decisionsStart(record.time),
       actor: record.identities,
       detectionPoint: record.detectionPoint,
       rule: "rule" in record ? record.rule : null,

@@ -4,7 +4,7 @@
  * named as the mistake it is rather than as an unknown key.
  */
 import { ACTIONS, DECISION_SCOPES, POLICY_DEFAULTS } from "./policy.ts";
-import { duration, entryName, enumOf, integer, rate, route } from "./scalars.ts";
+import { delay, duration, entryName, enumOf, integer, rate, route } from "./scalars.ts";
 import { type Field, listOf, type ObjectShape, object, optional, required, variant } from "./shape.ts";
 
 const scope = required(enumOf(DECISION_SCOPES, "Whom the decision applies to.", { name: "scope" }));
@@ -54,7 +54,7 @@ export const response = variant(
     }),
     tarpit: ranged("Hold each request of the scope before forwarding it.", {
       scope,
-      delay: required(duration, "How long each request is held."),
+      delay: required(delay, "How long each request is held (at most 60s)."),
       duration: lasting("tarpit"),
     }),
     flag: ranged("Forward with `Gatehouse-Posture: elevated`, so the app can step up (CAPTCHA, MFA).", {

@@ -72,6 +72,20 @@ export const duration: ScalarShape<number> = {
   },
 };
 
+/** A tarpit delay: a duration of at most 60s (a request held longer is a timeout, not a tarpit). */
+export const delay: ScalarShape<number> = {
+  kind: "scalar",
+  name: "delay",
+  doc: "A delay of at most 60s (e.g. 500ms, 2s).",
+  json: { type: "string", pattern: "^[0-9]{1,9}(ms|s|m|h|d)$", examples: ["500ms", "2s"] },
+  parse(raw) {
+    const parsed = duration.parse(raw);
+    if (parsed.ok && parsed.value > 60_000)
+      return fail(`${show(raw)} is longer than 60s, the longest tarpit delay`);
+    return parsed;
+  },
+};
+
 export const rate: ScalarShape<Rate> = {
   kind: "scalar",
   name: "rate",

@@ -5,8 +5,8 @@ import fc from "fast-check";
 import { normalizePath } from "../../../src/enforce/normalize-path.ts";
 
 describe("normalizePath", () => {
-  it("leaves ordinary paths alone", () => {
-    for (const p of ["/", "/upload/a", "/a.b/c..d/.e", "/api/v1/items"]) assert.equal(normalizePath(p), p);
+  it("leaves ordinary paths alone, the same string", () => {
+    for (const p of ["/", "/upload/a", "/a.b/c..d", "/api/v1/items"]) assert.equal(normalizePath(p), p);
   });
 
   it("removes dot segments and decodes unreserved escapes, as the app would", () => {
@@ -15,11 +15,19 @@ describe("normalizePath", () => {
     assert.equal(normalizePath("/../../upload"), "/upload");
     assert.equal(normalizePath("/%75pload/x"), "/upload/x");
     assert.equal(normalizePath("/%2e%2E/upload/%2e/x"), "/upload/x");
-    assert.equal(normalizePath("/upload/."), "/upload/");
+    assert.equal(normalizePath("/upload/."), "/upload");
+  });
+
+  it("reads the path as lenient routers do: case, trailing and doubled slashes, ;parameters", () => {
+    assert.equal(normalizePath("/UPLOAD/a"), "/upload/a");
+    assert.equal(normalizePath("/%55pload/a"), "/upload/a");
+    assert.equal(normalizePath("/upload/a/"), "/upload/a");
+    assert.equal(normalizePath("//upload///a"), "/upload/a");
+    assert.equal(normalizePath("/upload;jsessionid=1/a;x"), "/upload/a");
   });
 
   it("keeps escapes that change the structure: an encoded slash is not a separator", () => {
-    assert.equal(normalizePath("/upload%2fx"), "/upload%2Fx");
+    assert.equal(normalizePath("/upload%2fx"), "/upload%2fx");
     assert.equal(normalizePath("/a%00b"), "/a%00b");
   });
 
@@ -28,7 +36,8 @@ describe("normalizePath", () => {
       fc.property(fc.string({ maxLength: 200 }), (tail) => {
         const out = normalizePath(`/${tail}`);
         assert.ok(out.startsWith("/"));
-        assert.ok(!out.split("/").includes("..") && !out.split("/").slice(0, -1).includes("."));
+        assert.ok(!out.split("/").includes("..") && !out.split("/").includes("."));
+        assert.equal(normalizePath(out), out, "normalising twice changes nothing");
       }),
     );
   });

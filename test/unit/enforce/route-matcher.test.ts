@@ -156,7 +156,9 @@ describe("route patterns", () => {
         const pattern = `/${psegs.join("/")}`;
         const path = `/${segs.join("/")}`;
         const m = compileRoute(`GET ${pattern}`)!;
-        assert.equal(m.matches("GET", path), toRegExp(pattern).test(path), `${pattern} vs ${path}`);
+        // A pattern's trailing slash is dropped, as request paths' are (normalize-path.ts).
+        const reference = pattern.length > 1 && pattern.endsWith("/") ? pattern.slice(0, -1) : pattern;
+        assert.equal(m.matches("GET", path), toRegExp(reference).test(path), `${pattern} vs ${path}`);
       }),
       { numRuns: 20_000 },
     );

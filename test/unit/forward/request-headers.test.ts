@@ -28,7 +28,7 @@ const facts = {
   peerTrusted: false,
   userHeader: null,
   extra: null,
-  dropCookie: null,
+  dropCookies: [],
   dropAuthorization: false,
   posture: false,
 };
@@ -152,11 +152,11 @@ describe("headers sent to the app", () => {
 describe("what decisions change in the forwarded request", () => {
   it("logout takes the revoked session cookie out of Cookie and keeps the others", () => {
     const req = request([["Cookie", "theme=dark; sid=abc123; lang=en"]]);
-    assert.deepEqual(asMap(upstreamHeaders(req, { ...facts, dropCookie: "sid" })).get("cookie"), [
+    assert.deepEqual(asMap(upstreamHeaders(req, { ...facts, dropCookies: ["sid"] })).get("cookie"), [
       "theme=dark; lang=en",
     ]);
     const only = request([["Cookie", "sid=abc123"]]);
-    assert.equal(asMap(upstreamHeaders(only, { ...facts, dropCookie: "sid" })).has("cookie"), false);
+    assert.equal(asMap(upstreamHeaders(only, { ...facts, dropCookies: ["sid"] })).has("cookie"), false);
   });
 
   it("logout of a bearer-token session does not forward Authorization", () => {
