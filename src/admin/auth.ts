@@ -17,15 +17,30 @@ export type AuthVerdict =
       challenge?: string;
     };
 
-/** Decide a mutating call from its Authorization header and its socket peer address. */
-export type Authorize = (authorization: string | undefined, peer: string | undefined) => AuthVerdict;
+/** Decide a mutating call from its Authorization header, its socket peer address and its Host. */
+export type Authorize = (
+  authorization: string | undefined,
+  peer: string | undefined,
+  host?: string | undefined,
+) => AuthVerdict;
+
+/**
+ * A Host a loopback caller may name: a loopback address or `localhost`, with any port. Anything
+ * else from a loopback peer is a browser on this host talking to a name that resolves here (DNS
+ * rebinding): a web page must not be able to lift a block.
+ */
+function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 callers such as curl -0 send none
+  const name = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "");
+  return name === "localhost" || isLoopback(normalizeIp(name));
+}
 
 const isLoopback = compileMatcher(parseCidrList([...CIDR_KEYWORDS.loopback!]).cidrs);
 
 export function createAuthorize(token: string | null): Authorize {
   if (token === null) {
-    return function authorizeLoopback(_authorization, peer) {
-      if (peer !== undefined && isLoopback(normalizeIp(peer))) return { ok: true };
+    return function authorizeLoopback(_authorization, peer, host) {
+      if (peer !== undefined && isLoopback(normalizeIp(peer)) && loopbackHost(host)) return { ok: true };
       return {
         ok: false,
         status: 403,

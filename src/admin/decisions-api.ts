@@ -50,7 +50,7 @@ export function createDecisionsApi(options: DecisionsApiOptions): DecisionsApi {
 
   /** The caller may change decisions; otherwise the refusal is sent and logged. */
   function allowed(req: IncomingMessage, res: ServerResponse, call: object): boolean {
-    const verdict = authorize(req.headers.authorization, req.socket.remoteAddress);
+    const verdict = authorize(req.headers.authorization, req.socket.remoteAddress, req.headers.host);
     if (verdict.ok) return true;
     log({ ...call, status: verdict.status }, "admin call refused");
     req.resume();

@@ -34,6 +34,7 @@ const FORWARDING = new Set([
   "x-forwarded-host",
   "x-request-id",
   "forwarded",
+  "x-real-ip",
 ]);
 
 export function upstreamHeaders(req: IncomingMessage, facts: ForwardingFacts): string[] {

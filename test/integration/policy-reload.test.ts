@@ -157,5 +157,12 @@ describe("--mode shadow", { timeout: 60_000 }, () => {
       metric(text, "gatehouse_policy_decisions_total", { action: "block", scope: "ip", mode: "shadow" }),
       1,
     );
+    // "Would have": the actor the shadow decision names is not blocked.
+    await postEvents(gatehouse.eventsSocket, event("127.0.0.1"));
+    await gatehouse.waitForLog(
+      (l) => l.msg === "decision (shadow: would have)" && JSON.stringify(l).includes('"127.0.0.1"'),
+      "a shadow block of 127.0.0.1",
+    );
+    assert.equal((await fetch(gatehouse.proxyUrl)).status, 200, "shadow mode never enforces");
   });
 });

@@ -429,6 +429,24 @@ describe("authorize", () => {
     assert.equal(authorize(`Bearer ${TOKEN}`, "203.0.113.9").ok, false);
   });
 
+  it("without a token: a loopback caller naming another Host is refused (DNS rebinding from a browser)", () => {
+    const authorize = createAuthorize(null);
+    for (const host of [
+      "127.0.0.1:9090",
+      "localhost:9090",
+      "localhost",
+      "[::1]:9090",
+      "127.1.2.3",
+      undefined,
+    ]) {
+      assert.deepEqual(authorize(undefined, "127.0.0.1", host), { ok: true }, String(host));
+    }
+    for (const host of ["evil.example:9090", "attacker.test", "10.0.0.1:9090", "[2001:db8::1]:9090"]) {
+      const verdict = authorize(undefined, "127.0.0.1", host);
+      assert.equal(verdict.ok ? 0 : verdict.status, 403, host);
+    }
+  });
+
   it("with a token: the token from any peer; nothing else from loopback", () => {
     const authorize = createAuthorize(TOKEN);
     assert.deepEqual(authorize(`Bearer ${TOKEN}`, "203.0.113.9"), { ok: true });

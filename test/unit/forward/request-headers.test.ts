@@ -149,6 +149,16 @@ describe("headers sent to the app", () => {
   });
 });
 
+describe("X-Real-IP", () => {
+  it("reaches the app only from a trusted proxy: any client could write it", () => {
+    const req = request([["X-Real-IP", "10.9.9.9"]]);
+    assert.equal(asMap(upstreamHeaders(req, facts)).has("x-real-ip"), false);
+    assert.deepEqual(asMap(upstreamHeaders(req, { ...facts, peerTrusted: true })).get("x-real-ip"), [
+      "10.9.9.9",
+    ]);
+  });
+});
+
 describe("what decisions change in the forwarded request", () => {
   it("logout takes the revoked session cookie out of Cookie and keeps the others", () => {
     const req = request([["Cookie", "theme=dark; sid=abc123; lang=en"]]);
