@@ -2,6 +2,7 @@
  * Talking to Gatehouse's event socket the way an app would: plain HTTP/1.1 over the Unix socket.
  */
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,9 +14,17 @@ export interface SocketReply {
   json: unknown;
 }
 
+const socketDirs: string[] = [];
+// Gatehouse creates the directory; the test process removes every one it handed out when it exits.
+process.on("exit", () => {
+  for (const dir of socketDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fresh socket path in its own (not yet existing) directory, as the pod's emptyDir would be. */
 export function eventsSocketPath(): string {
-  return join(tmpdir(), `gh-ev-${randomBytes(4).toString("hex")}`, "events.sock");
+  const dir = join(tmpdir(), `gh-ev-${randomBytes(4).toString("hex")}`);
+  socketDirs.push(dir);
+  return join(dir, "events.sock");
 }
 
 export function socketRequest(

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { parseCommandLine } from "../../../src/cli/args.ts";
 import { check } from "../../../src/cli/check.ts";
 import { loadFromArgs, PACKAGED_POLICY, policyFiles } from "../../../src/cli/load.ts";
@@ -121,6 +121,7 @@ describe("which policy files", () => {
   it("by default policies/default.yaml of the working directory, else the packaged one", () => {
     const { config, origin } = configOf([]);
     const cwd = mkdtempSync(join(tmpdir(), "gatehouse-cwd-"));
+    after(() => rmSync(cwd, { recursive: true, force: true }));
     const fallback = policyFiles(config, origin, cwd);
     if (existsSync(PACKAGED_POLICY)) {
       assert.deepEqual(fallback, { ok: true, files: [PACKAGED_POLICY] });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { formatProblem, loadConfig } from "../../../src/config/load.ts";
 import { envName, flagName, SETTINGS } from "../../../src/config/settings.ts";
 
@@ -14,8 +14,15 @@ function problems(result: ReturnType<typeof loadConfig>): string[] {
   return result.ok ? [] : result.problems.map(formatProblem);
 }
 
+const temps: string[] = [];
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
 function tempFile(content: string | Buffer): string {
-  const file = join(mkdtempSync(join(tmpdir(), "gatehouse-config-")), "config.yaml");
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-config-"));
+  temps.push(dir);
+  const file = join(dir, "config.yaml");
   writeFileSync(file, content);
   return file;
 }

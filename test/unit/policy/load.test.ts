@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
   formatPolicyProblem,
@@ -27,8 +27,15 @@ function problems(result: PolicyResult): string[] {
 const one = (text: string, options?: Parameters<typeof loadPolicySources>[1]) =>
   loadPolicySources([{ name: "p.yaml", text }], options);
 
+const temps: string[] = [];
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "gatehouse-policy-"));
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-policy-"));
+  temps.push(dir);
+  return dir;
 }
 
 describe("the DESIGN section 4 example", () => {
