@@ -5,12 +5,26 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { waitFor, within } from "./wait.ts";
+
+const policyDirs: string[] = [];
+process.on("exit", () => {
+  for (const dir of policyDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A policy file holding `text`, in a directory of its own (a test may rewrite it); removed when the tests exit. */
+export function policyFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "gh-policy-"));
+  policyDirs.push(dir);
+  const file = join(dir, "policy.yaml");
+  writeFileSync(file, text);
+  return file;
+}
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(REPO_ROOT, "cmd", "gatehouse.ts");

@@ -5,15 +5,12 @@
  * gets; an app timestamp cannot expire a block at birth.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WebSocketServer } from "ws";
 import { type Client, client, rawExchange } from "../helpers/client.ts";
 import { postEvents } from "../helpers/events.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
-import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
+import { type GatehouseProcess, policyFile, startGatehouse } from "../helpers/gatehouse.ts";
 import { deferred, waitFor, within } from "../helpers/wait.ts";
 
 const POLICY = `
@@ -28,7 +25,7 @@ responses:
 `;
 
 describe("ways around a decision", { timeout: 60_000 }, () => {
-  let dir: string;
+  let policy: string;
   let app: FakeApp;
   let wss: WebSocketServer;
   let gatehouse: GatehouseProcess;
@@ -36,8 +33,7 @@ describe("ways around a decision", { timeout: 60_000 }, () => {
   const clients: Client[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-bypass-"));
-    writeFileSync(join(dir, "policy.yaml"), POLICY);
+    policy = policyFile(POLICY);
     app = await fakeApp((req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
@@ -54,7 +50,7 @@ describe("ways around a decision", { timeout: 60_000 }, () => {
     });
     gatehouse = await startGatehouse({
       upstream: app.upstream,
-      args: ["--policy", join(dir, "policy.yaml")],
+      args: ["--policy", policy],
     });
   });
 
@@ -64,7 +60,6 @@ describe("ways around a decision", { timeout: 60_000 }, () => {
     wss?.close();
     await gatehouse?.kill();
     await app?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const from = (ip: string) => {

@@ -4,14 +4,11 @@
  * bound to 127.0.0.x), and IPv6 clients through a trusted proxy's X-Forwarded-For.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Client, client } from "../helpers/client.ts";
 import { postEvents } from "../helpers/events.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
-import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
+import { type GatehouseProcess, policyFile, startGatehouse } from "../helpers/gatehouse.ts";
 import { type RedisServer, startRedis } from "../helpers/redis.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -34,7 +31,7 @@ const NDJSON = "application/x-ndjson";
 const event = (fields: Record<string, string>) => JSON.stringify(fields);
 
 describe("enforcement across replicas", { timeout: 120_000 }, () => {
-  let dir: string;
+  let policy: string;
   let redis: RedisServer;
   let app: FakeApp;
   let replicas: GatehouseProcess[] = [];
@@ -48,8 +45,7 @@ describe("enforcement across replicas", { timeout: 120_000 }, () => {
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-enforce-"));
-    writeFileSync(join(dir, "policy.yaml"), POLICY);
+    policy = policyFile(POLICY);
     redis = await startRedis();
     app = await fakeApp(async (req, res) => {
       const url = new URL(req.url ?? "/", "http://app");
@@ -78,7 +74,7 @@ describe("enforcement across replicas", { timeout: 120_000 }, () => {
           upstream: app.upstream,
           args: [
             "--policy",
-            join(dir, "policy.yaml"),
+            policy,
             "--redis",
             redis.url,
             "--app",
@@ -97,7 +93,6 @@ describe("enforcement across replicas", { timeout: 120_000 }, () => {
     await Promise.all(replicas.map((g) => g.kill()));
     await app?.close();
     await redis?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function storeUp(g: GatehouseProcess): Promise<void> {
@@ -342,14 +337,13 @@ describe("enforcement across replicas", { timeout: 120_000 }, () => {
 });
 
 describe("spoofing", { timeout: 60_000 }, () => {
-  let dir: string;
+  let policy: string;
   let app: FakeApp;
   let gatehouse: GatehouseProcess;
   const clients: Client[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-spoof-"));
-    writeFileSync(join(dir, "policy.yaml"), POLICY);
+    policy = policyFile(POLICY);
     app = await fakeApp((req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
@@ -361,7 +355,7 @@ describe("spoofing", { timeout: 60_000 }, () => {
     });
     gatehouse = await startGatehouse({
       upstream: app.upstream,
-      args: ["--policy", join(dir, "policy.yaml")],
+      args: ["--policy", policy],
     });
   });
 
@@ -369,7 +363,6 @@ describe("spoofing", { timeout: 60_000 }, () => {
     await Promise.all(clients.map((c) => c.close()));
     await gatehouse?.kill();
     await app?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const from = (ip: string) => {
@@ -450,7 +443,7 @@ describe("behind a trusted proxy: IPv6 clients and ranges", { timeout: 60_000 },
 });
 
 describe("store.failMode and the logout callback", { timeout: 60_000 }, () => {
-  let dir: string;
+  let policy: string;
   let redis: RedisServer;
   let app: FakeApp;
   let callbacks: FakeApp;
@@ -458,8 +451,7 @@ describe("store.failMode and the logout callback", { timeout: 60_000 }, () => {
   let gatehouse: GatehouseProcess | undefined;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-failmode-"));
-    writeFileSync(join(dir, "policy.yaml"), POLICY);
+    policy = policyFile(POLICY);
     redis = await startRedis();
     await redis.stop();
     app = await fakeApp((_req, res) => {
@@ -487,7 +479,6 @@ describe("store.failMode and the logout callback", { timeout: 60_000 }, () => {
     await app?.close();
     await callbacks?.close();
     await redis?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("closed: a replica that never loaded the shared decisions answers 503, then serves once they load", async () => {
@@ -495,7 +486,7 @@ describe("store.failMode and the logout callback", { timeout: 60_000 }, () => {
       upstream: app.upstream,
       args: [
         "--policy",
-        join(dir, "policy.yaml"),
+        policy,
         "--redis",
         redis.url,
         "--store-fail-mode",

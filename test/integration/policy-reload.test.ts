@@ -5,13 +5,11 @@
  * evaluated and counted as "would have".
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { postEvents } from "../helpers/events.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
-import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
+import { type GatehouseProcess, policyFile, startGatehouse } from "../helpers/gatehouse.ts";
 import { metric } from "../helpers/prometheus.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -25,15 +23,12 @@ responses:
 const event = (ip: string) => JSON.stringify({ detectionPoint: "IE1", ip });
 
 describe("policy hot reload", { timeout: 60_000 }, () => {
-  let dir: string;
   let file: string;
   let app: FakeApp;
   let gatehouse: GatehouseProcess;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-reload-"));
-    file = join(dir, "policy.yaml");
-    writeFileSync(file, policy(3));
+    file = policyFile(policy(3));
     app = await fakeApp((_req, res) => {
       res.end("ok");
     });
@@ -43,7 +38,6 @@ describe("policy hot reload", { timeout: 60_000 }, () => {
   after(async () => {
     await gatehouse?.kill();
     await app?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const attacksOn = (ip: string) =>
@@ -113,26 +107,24 @@ describe("policy hot reload", { timeout: 60_000 }, () => {
 });
 
 describe("--mode shadow", { timeout: 60_000 }, () => {
-  let dir: string;
+  let shadowPolicy: string;
   let app: FakeApp;
   let gatehouse: GatehouseProcess;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-shadow-"));
-    writeFileSync(join(dir, "policy.yaml"), policy(1));
+    shadowPolicy = policyFile(policy(1));
     app = await fakeApp((_req, res) => {
       res.end("ok");
     });
     gatehouse = await startGatehouse({
       upstream: app.upstream,
-      args: ["--policy", join(dir, "policy.yaml"), "--mode", "shadow"],
+      args: ["--policy", shadowPolicy, "--mode", "shadow"],
     });
   });
 
   after(async () => {
     await gatehouse?.kill();
     await app?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("evaluates the policy and records every attack and decision as would-have", async () => {

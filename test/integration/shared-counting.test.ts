@@ -5,13 +5,10 @@
  * Redis is back.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { postEvents } from "../helpers/events.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
-import { type GatehouseProcess, type LogLine, startGatehouse } from "../helpers/gatehouse.ts";
+import { type GatehouseProcess, type LogLine, policyFile, startGatehouse } from "../helpers/gatehouse.ts";
 import { metric } from "../helpers/prometheus.ts";
 import { type RedisServer, startRedis } from "../helpers/redis.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -39,14 +36,13 @@ function events(n: number, user: string, from = 0): string {
 }
 
 describe("replicas sharing one Redis", { timeout: 120_000 }, () => {
-  let dir: string;
+  let policy: string;
   let redis: RedisServer;
   let app: FakeApp;
   let replicas: GatehouseProcess[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-shared-"));
-    writeFileSync(join(dir, "policy.yaml"), POLICY);
+    policy = policyFile(POLICY);
     redis = await startRedis();
     app = await fakeApp((_req, res) => {
       res.end("ok");
@@ -55,7 +51,7 @@ describe("replicas sharing one Redis", { timeout: 120_000 }, () => {
       [0, 1, 2].map(() =>
         startGatehouse({
           upstream: app.upstream,
-          args: ["--policy", join(dir, "policy.yaml"), "--redis", redis.url, "--app", "shared-test"],
+          args: ["--policy", policy, "--redis", redis.url, "--app", "shared-test"],
         }),
       ),
     );
@@ -66,7 +62,6 @@ describe("replicas sharing one Redis", { timeout: 120_000 }, () => {
     await Promise.all(replicas.map((g) => g.kill()));
     await app?.close();
     await redis?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function waitForStore(g: GatehouseProcess, status: "up" | "degraded"): Promise<void> {
@@ -160,14 +155,13 @@ describe("replicas sharing one Redis", { timeout: 120_000 }, () => {
 });
 
 describe("Redis unreachable when Gatehouse starts", { timeout: 60_000 }, () => {
-  let dir: string;
+  let policy: string;
   let redis: RedisServer;
   let app: FakeApp;
   let gatehouse: GatehouseProcess;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "gh-noredis-"));
-    writeFileSync(join(dir, "policy.yaml"), POLICY);
+    policy = policyFile(POLICY);
     redis = await startRedis();
     await redis.stop();
     app = await fakeApp((_req, res) => {
@@ -179,13 +173,12 @@ describe("Redis unreachable when Gatehouse starts", { timeout: 60_000 }, () => {
     await gatehouse?.kill();
     await app?.close();
     await redis?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("starts and serves, degraded, counts locally, and joins Redis once it appears", async () => {
     gatehouse = await startGatehouse({
       upstream: app.upstream,
-      args: ["--policy", join(dir, "policy.yaml"), "--redis", redis.url],
+      args: ["--policy", policy, "--redis", redis.url],
     });
     const ready = async () =>
       (await (await fetch(`${gatehouse.adminUrl}/readyz`)).json()) as {
