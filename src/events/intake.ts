@@ -10,13 +10,24 @@ import type { Logger } from "../observability/logger.ts";
 import type { Clock } from "../store/clock.ts";
 import type { SessionBindings } from "../store/session-bindings.ts";
 import type { Correlation, RequestRecord } from "./correlation.ts";
-import type { DetectionEvent, EventChannel } from "./event.ts";
+import type { DetectionEvent, EventChannel, EventOutcome } from "./event.ts";
 import type { EventBus } from "./event-bus.ts";
 import type { EventMetrics } from "./event-metrics.ts";
 import { type HeaderErrorReason, parseDetectionHeaders } from "./header-parser.ts";
 import type { SocketEvent } from "./socket-parser.ts";
 
 export type { RequestRecord } from "./correlation.ts";
+
+/**
+ * A detection Gatehouse made itself. `metadata` says what matched (`part`, `matched`) and, for
+ * response evidence, `evidence: {kind, detail}`, which a breach carries into its incident.
+ */
+export interface EdgeDetection {
+  detectionPoint: string;
+  outcome: EventOutcome;
+  detail: string | null;
+  metadata: Readonly<Record<string, unknown>> | null;
+}
 
 /** The request facts a header detection is attributed to. */
 export interface HeaderSource extends RequestRecord {
@@ -118,7 +129,27 @@ export function createIntake(deps: IntakeDeps) {
     return correlated;
   }
 
-  return { fromHeaders, fromSocket, reportError };
+  /**
+   * Detections Gatehouse raised itself for the request in `source`: edge detection (DESIGN 3.3)
+   * and response evidence (DESIGN section 6). They become ordinary events on channel `edge`.
+   */
+  function fromEdge(source: HeaderSource, detections: readonly EdgeDetection[]): void {
+    const request = { id: source.requestId, method: source.method, path: source.path };
+    for (const d of detections) {
+      publish({
+        detectionPoint: d.detectionPoint,
+        channel: "edge",
+        outcome: d.outcome,
+        time: clock.now(),
+        actor: { ip: source.ip, session: source.session, user: source.user },
+        request,
+        detail: d.detail,
+        metadata: d.metadata,
+      });
+    }
+  }
+
+  return { fromHeaders, fromSocket, fromEdge, reportError };
 }
 
 export type Intake = ReturnType<typeof createIntake>;

@@ -6,6 +6,16 @@ import type { SessionSource } from "../actor/session.ts";
 import type { RequestSpan } from "../observability/tracing.ts";
 import type { Outcome } from "./outcome.ts";
 
+/** One detection on this request, with what matched, so response evidence can refer to it. */
+export interface RequestDetection {
+  detectionPoint: string;
+  channel: "edge" | "header";
+  /** Where it matched: `path`, `query:<name>`, `body:<name>`, `header:<name>`, `method`; null when unknown (app events). */
+  part: string | null;
+  /** The matched text (at most 256 characters); null when the detection carries none. */
+  matched: string | null;
+}
+
 export interface RequestContext {
   /** The `X-Request-Id` sent to the app: kept from a trusted proxy, else `<process prefix>-<counter>`. */
   requestId: string;
@@ -42,6 +52,13 @@ export interface RequestContext {
   tarpitMs: number;
   /** Set by a flag decision: the app is told `Gatehouse-Posture: elevated`. */
   flagged: boolean;
+  /**
+   * Detections raised for this request so far: by edge detection before forwarding, and by the
+   * app's `Gatehouse-Event` header at the response. Null for the (usual) request that has none, so
+   * nothing is allocated for it. A request with detections is *flagged*: its response is inspected
+   * for breach evidence (DESIGN section 6).
+   */
+  detections: RequestDetection[] | null;
   /** Status of the app's response, 0 until its headers arrive. */
   upstreamStatus: number;
   /** Set once, when the request is finished. */

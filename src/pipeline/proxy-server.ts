@@ -94,6 +94,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       revokedBearer: false,
       tarpitMs: 0,
       flagged: false,
+      detections: null,
       upstreamStatus: 0,
       outcome: null,
     };
