@@ -45,6 +45,24 @@ export interface ForwarderOptions {
    * named a blocked user); the app's response, its Set-Cookie included, never reaches the client.
    */
   onAppHeaders?: (ctx: RequestContext, headers: GatehouseHeaders) => Outcome | undefined;
+  /**
+   * Asked at every response's headers, after `onAppHeaders`, just before they go to the client.
+   * It may return an observer that is shown each body chunk after the chunk is written (it never
+   * holds one back) and the end of the body. Response-side edge detection and breach evidence
+   * live behind it; returning null, as it does for most responses, costs one check per chunk.
+   */
+  observeResponse?: (
+    ctx: RequestContext,
+    statusCode: number,
+    headers: ResponseHeaders,
+  ) => ResponseObserver | null;
+}
+
+/** Sees a response body pass by; it must not throw, block, or keep chunks beyond its own bound. */
+export interface ResponseObserver {
+  onData(chunk: Buffer): void;
+  /** The body ended normally (not called for an aborted or failed response). */
+  onEnd(): void;
 }
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
@@ -64,6 +82,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const observe = options.onUpstreamDuration;
   const onAppHeaders = options.onAppHeaders;
   const isDraining = options.isDraining ?? (() => false);
+  const observeResponse = options.observeResponse;
 
   function forward(
     ctx: RequestContext,
@@ -72,7 +91,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     headers: string[],
     done: (outcome: Outcome) => void,
   ): void {
-    const handler = new ForwardHandler(req, res, done, ctx, observe, isDraining);
+    const handler = new ForwardHandler(req, res, done, ctx, observe, isDraining, observeResponse);
     const opts: GatehouseDispatchOptions = {
       path: ctx.target,
       method: ctx.method as Dispatcher.HttpMethod,
@@ -109,6 +128,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #ctx: RequestContext;
   readonly #observe: ((seconds: number) => void) | undefined;
   readonly #isDraining: () => boolean;
+  readonly #observeResponse: ForwarderOptions["observeResponse"];
+  #observer: ResponseObserver | null = null;
   readonly #sentAt = performance.now();
   #controller: Dispatcher.DispatchController | null = null;
   #finished = false;
@@ -121,6 +142,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     ctx: RequestContext,
     observe: ((seconds: number) => void) | undefined,
     isDraining: () => boolean,
+    observeResponse: ForwarderOptions["observeResponse"],
   ) {
     this.#req = req;
     this.#res = res;
@@ -128,6 +150,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#ctx = ctx;
     this.#observe = observe;
     this.#isDraining = isDraining;
+    this.#observeResponse = observeResponse;
   }
 
   #finish(outcome: Outcome): void {
@@ -192,6 +215,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         ...theirs,
       ];
     }
+    if (this.#observeResponse) this.#observer = this.#observeResponse(this.#ctx, statusCode, headers);
     this.#res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
   }
 
@@ -201,6 +225,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.pause();
       this.#res.once("drain", this.#resume);
     }
+    this.#observer?.onData(chunk);
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
@@ -217,6 +242,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       if (any) this.#res.addTrailers(kept as Record<string, string>);
     }
     this.#res.end();
+    this.#observer?.onEnd();
     this.#finish({ kind: "forwarded", status: this.#ctx.upstreamStatus });
   }
 
