@@ -63,13 +63,23 @@ const ACTIONS: Readonly<Record<string, number>> = {
   flag: FLAG,
 };
 
-/** A held decision, with what match() compares already worked out. */
+/**
+ * A held decision, with what match() compares already worked out. Kept small: an index of a
+ * million decisions pays for every field a million times (bench/RESULTS.md).
+ */
 interface Entry {
   readonly decision: Decision;
   readonly action: number;
   /** Add order: lower was added first. */
   readonly seq: number;
-  readonly until: number;
+  /** disable, throttle and tarpit: what match() weighs; null for the other actions. */
+  readonly terms: Terms | null;
+  readonly bucket: Bucket;
+  /** The next decision in the same bucket. */
+  next: Entry | null;
+}
+
+interface Terms {
   /** disable: its compiled routes. */
   readonly routes: RouteMatcher | null;
   /** throttle: the rate as count per perMs; no usable rate counts as an infinite one. */
@@ -77,9 +87,6 @@ interface Entry {
   readonly ratePerMs: number;
   /** tarpit: the delay, ms. */
   readonly delay: number;
-  readonly bucket: Bucket;
-  /** The next decision in the same bucket. */
-  next: Entry | null;
 }
 
 const V4 = 0;
@@ -91,9 +98,16 @@ const GLOBAL = 4;
 /** The decisions that share one scope and value, and where they are filed. */
 interface Bucket {
   readonly kind: number;
-  /** user and session: the value; v4 and v6: the network and its prefix length. */
+  /** user and session: the value. */
   readonly name: string;
-  readonly network: Int32Array | null;
+  /**
+   * v4 and v6: the network's words (w1-w3 are 0 for IPv4) and prefix length. Plain numbers, not
+   * an Int32Array: a typed array costs ~200 bytes of its own, per decision.
+   */
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
+  readonly w3: number;
   readonly prefix: number;
   /** A list, not an array: per request, two pointers fewer to chase (the array and its store). */
   head: Entry | null;
@@ -110,6 +124,8 @@ export class DecisionIndex {
   readonly #users = new Map<string, Bucket>();
   readonly #sessions = new Map<string, Bucket>();
   readonly #global: Bucket = newBucket(GLOBAL, "*", null, 0);
+  /** A network's words while it is parsed, filed or removed. */
+  readonly #words = new Int32Array(4);
   #seq = 0;
 
   // Per-call scratch, reused so that match() allocates nothing.
@@ -134,25 +150,31 @@ export class DecisionIndex {
     const action = ACTIONS[decision.action];
     if (action === undefined || decision.reason?.mode === "shadow") return;
     if (!(decision.until > this.#clock.now())) return;
-    let routes: RouteMatcher | null = null;
+    let terms: Terms | null = null;
     if (action === DISABLE) {
-      routes = compileRoutes(decision.routes);
+      const routes = compileRoutes(decision.routes);
       if (routes === null) return;
+      terms = { routes, rateCount: 0, ratePerMs: 1, delay: 0 };
+    } else if (action === THROTTLE) {
+      const rate = decision.rate;
+      const usable = rate != null && rate.count >= 0 && rate.perMs > 0 && Number.isFinite(rate.perMs);
+      terms = {
+        routes: null,
+        rateCount: usable ? rate.count : Number.POSITIVE_INFINITY,
+        ratePerMs: usable ? rate.perMs : 1,
+        delay: 0,
+      };
+    } else if (action === TARPIT) {
+      const delay = Number(decision.delayMs);
+      terms = { routes: null, rateCount: 0, ratePerMs: 1, delay: delay > 0 ? delay : 0 };
     }
     const bucket = this.#bucketFor(decision);
     if (bucket === null) return;
-    const rate = action === THROTTLE ? decision.rate : null;
-    const usableRate = rate != null && rate.count >= 0 && rate.perMs > 0 && Number.isFinite(rate.perMs);
-    const delay = action === TARPIT ? Number(decision.delayMs) : 0;
     const entry: Entry = {
       decision,
       action,
       seq: old ? old.seq : this.#seq++,
-      until: decision.until,
-      routes,
-      rateCount: usableRate ? rate.count : Number.POSITIVE_INFINITY,
-      ratePerMs: usableRate ? rate.perMs : 1,
-      delay: delay > 0 ? delay : 0,
+      terms,
       bucket,
       next: bucket.head,
     };
@@ -181,7 +203,7 @@ export class DecisionIndex {
    */
   sweep(): void {
     const now = this.#clock.now();
-    for (const entry of this.#byId.values()) if (entry.until <= now) this.#drop(entry);
+    for (const entry of this.#byId.values()) if (entry.decision.until <= now) this.#drop(entry);
   }
 
   /** Fills and returns `out` (reset first) with, per action, the decision that applies to this request, or null. */
@@ -227,10 +249,10 @@ export class DecisionIndex {
     const now = this.#now;
     const best = this.#best;
     for (let e = head; e !== null; e = e.next) {
-      if (e.until <= now) continue;
+      if (e.decision.until <= now) continue;
       const current = best[e.action] as Entry | null;
       if (current !== null && !preferred(e, current)) continue;
-      if (e.action === DISABLE && !e.routes!.matches(facts.method, facts.path)) continue;
+      if (e.action === DISABLE && !e.terms!.routes!.matches(facts.method, facts.path)) continue;
       best[e.action] = e;
     }
   }
@@ -253,9 +275,10 @@ export class DecisionIndex {
       }
       case "ip":
       case "range": {
-        const network = parseNetwork(d.scope, d.value);
+        const words = this.#words;
+        const network = parseNetwork(d.scope, d.value, words);
         if (network === null) return null;
-        const [kind, words, prefix] = network;
+        const [kind, prefix] = network;
         const trie = kind === V4 ? this.#v4 : this.#v6;
         let bucket = trie.get(words, prefix);
         if (!bucket) {
@@ -279,39 +302,57 @@ export class DecisionIndex {
       if (e !== null) e.next = entry.next;
     }
     if (bucket.head !== null) return;
-    if (bucket.kind === V4) this.#v4.delete(bucket.network!, bucket.prefix);
-    else if (bucket.kind === V6) this.#v6.delete(bucket.network!, bucket.prefix);
-    else if (bucket.kind === USER) this.#users.delete(bucket.name);
+    if (bucket.kind === V4 || bucket.kind === V6) {
+      const words = this.#words;
+      words[0] = bucket.w0;
+      words[1] = bucket.w1;
+      words[2] = bucket.w2;
+      words[3] = bucket.w3;
+      (bucket.kind === V4 ? this.#v4 : this.#v6).delete(words, bucket.prefix);
+    } else if (bucket.kind === USER) this.#users.delete(bucket.name);
     else if (bucket.kind === SESSION) this.#sessions.delete(bucket.name);
   }
 }
 
-function newBucket(kind: number, name: string, network: Int32Array | null, prefix: number): Bucket {
-  return { kind, name, network, prefix, head: null };
+function newBucket(kind: number, name: string, words: Int32Array | null, prefix: number): Bucket {
+  const v4 = kind === V4;
+  return {
+    kind,
+    name,
+    w0: words === null ? 0 : words[0]!,
+    w1: words === null || v4 ? 0 : words[1]!,
+    w2: words === null || v4 ? 0 : words[2]!,
+    w3: words === null || v4 ? 0 : words[3]!,
+    prefix,
+    head: null,
+  };
 }
 
 /** Whether `e` is enforced rather than `current`, of the same action, when both apply. */
 function preferred(e: Entry, current: Entry): boolean {
   switch (e.action) {
     case BLOCK:
-      if (e.until !== current.until) return e.until > current.until;
+      if (e.decision.until !== current.decision.until) return e.decision.until > current.decision.until;
       break;
     case THROTTLE: {
       // count/perMs compared without dividing: both products are exact below 2^53.
-      const mine = e.rateCount * current.ratePerMs;
-      const theirs = current.rateCount * e.ratePerMs;
+      const mine = e.terms!.rateCount * current.terms!.ratePerMs;
+      const theirs = current.terms!.rateCount * e.terms!.ratePerMs;
       if (mine !== theirs) return mine < theirs;
       break;
     }
     case TARPIT:
-      if (e.delay !== current.delay) return e.delay > current.delay;
+      if (e.terms!.delay !== current.terms!.delay) return e.terms!.delay > current.terms!.delay;
       break;
   }
   return e.seq < current.seq;
 }
 
-/** An ip or range value as [family, network words, prefix length]; IPv4-mapped IPv6 is IPv4. */
-function parseNetwork(scope: "ip" | "range", value: string): [number, Int32Array, number] | null {
+/**
+ * An ip or range value as [family, prefix length], its network's words written to `words`
+ * (most significant first); IPv4-mapped IPv6 is IPv4.
+ */
+function parseNetwork(scope: "ip" | "range", value: string, words: Int32Array): [number, number] | null {
   if (typeof value !== "string") return null;
   let bytes: number[];
   let prefix: number;
@@ -327,7 +368,7 @@ function parseNetwork(scope: "ip" | "range", value: string): [number, Int32Array
     bytes = cidr.bytes;
     prefix = cidr.prefix;
   }
-  const words = new Int32Array(bytes.length / 4);
+  words.fill(0);
   for (let i = 0; i < bytes.length; i++) words[i >> 2] = words[i >> 2]! | (bytes[i]! << (24 - 8 * (i & 3)));
-  return [bytes.length === 4 ? V4 : V6, words, prefix];
+  return [bytes.length === 4 ? V4 : V6, prefix];
 }

@@ -92,15 +92,19 @@ export function createDecisionService(
   };
 }
 
-/** The wire form stored in the shared map: JSON, with times as numbers. */
+/**
+ * The wire form stored in the shared map: JSON, with times as numbers. A decision is filed under
+ * its id; one filed under another key is refused, and an accepted one shares the key's string.
+ */
 export const decisionCodec = {
   encode: (d: Decision): string => JSON.stringify(d),
-  decode(text: string): Decision | null {
+  decode(text: string, key: string): Decision | null {
     try {
       const d = JSON.parse(text) as Decision;
-      return typeof d?.id === "string" && typeof d.action === "string" && typeof d.until === "number"
-        ? d
-        : null;
+      if (typeof d?.id !== "string" || d.id !== key) return null;
+      if (typeof d.action !== "string" || typeof d.until !== "number") return null;
+      d.id = key;
+      return d;
     } catch {
       return null;
     }

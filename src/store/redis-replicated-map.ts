@@ -39,10 +39,14 @@ import { pruneIndex, readEntries, readSnapshot, type SnapshotPage } from "./repl
 import { MapWriter } from "./replicated-map-writer.ts";
 import type { StoreStatus } from "./store.ts";
 
-/** How values are stored: `decode` returns null for anything it does not accept. */
+/**
+ * How values are stored: `decode` returns null for anything it does not accept. It is given the
+ * entry's key too, so a value that carries its key can share that string rather than hold a copy
+ * (a million decisions hold a million ids).
+ */
 export interface MapCodec<V> {
   encode(value: V): string;
-  decode(text: string): V | null;
+  decode(text: string, key: string): V | null;
 }
 
 export interface RedisReplicatedMapOptions<V> {
@@ -282,7 +286,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
     this.#synced = m.version;
     if (m.replica === this.#replica) return this.#writer.echoed(m.key, m.seq);
     if (this.#writer.isPending(m.key)) return;
-    const value = m.op === "s" ? this.#codec.decode(m.value) : null;
+    const value = m.op === "s" ? this.#codec.decode(m.value, m.key) : null;
     if (value === null || m.until <= this.#clock.now()) {
       if (this.#view.delete(m.key)) this.#emit({ kind: "delete", key: m.key });
       return;
@@ -375,7 +379,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
         if (text === null) dangling.push(key);
         continue;
       }
-      const value = this.#codec.decode(text);
+      const value = this.#codec.decode(text, key);
       if (value === null) counts.skipped++;
       else this.#view.hold(key, { value, until, gen });
     }
