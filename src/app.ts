@@ -23,6 +23,7 @@ import { listenOnSocket } from "./events/listen-socket.ts";
 import { createEventServer } from "./events/socket-channel.ts";
 import { createForwarder } from "./forward/forwarder.ts";
 import { createWebSocketProxy } from "./forward/websocket.ts";
+import { createNotifier } from "./notify/notifier.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { createTracing } from "./observability/tracing.ts";
@@ -35,6 +36,7 @@ import type { Policy } from "./policy/policy.ts";
 import { createPolicyHolder, type PolicyHolder } from "./policy/reloader.ts";
 import { type Clock, systemClock } from "./store/clock.ts";
 import { createStore } from "./store/create-store.ts";
+import { createIncidentStore, type IncidentStore } from "./store/incident-store.ts";
 import type { Store, StoreStatus } from "./store/store.ts";
 import { VERSION } from "./version.ts";
 
@@ -44,6 +46,8 @@ export interface Gatehouse {
   bus: EventBus;
   policies: PolicyHolder;
   store: Store;
+  /** Incidents (DESIGN section 6): memory, or Redis shared by the replicas. */
+  incidents: IncidentStore;
   /** Bind the event channels, the proxy and the admin listeners; resolves with the bound addresses. */
   start(): Promise<{ proxy: string; admin: string; events: string[] }>;
   /** Graceful stop: stop accepting, finish requests in flight within `shutdownTimeout`, close. */
@@ -99,8 +103,18 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     };
   };
   const audit = createAuditSink(logger, policyMetrics);
+  // Incidents and notification: grouping after analysis, pages and digests off the request path.
+  const incidents = createIncidentStore({ redis: config.redis, app: config.app, clock, logger });
+  const notifier = createNotifier({
+    policy: policies.current,
+    incidents,
+    registry: metrics.registry,
+    logger,
+    clock,
+  });
   const engine = createEngine({
     store,
+    incidents,
     policy: policies.current,
     sink: {
       attack: audit.attack,
@@ -108,6 +122,10 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       effect(effect, cause) {
         audit.effect(effect, cause);
         if (effect.kind === "decision") enforcement.decisions.apply(effect.decision);
+      },
+      incident(report) {
+        audit.incident(report);
+        notifier.incident(report);
       },
     },
     decisionsStart: () => clock.now(),
@@ -205,7 +223,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       store: storeStatus,
       policy: () => policies.status(),
     },
-    { decisions: enforcement.decisions, adminToken: config.adminToken, logger, clock },
+    { decisions: enforcement.decisions, incidents, adminToken: config.adminToken, logger, clock },
   );
 
   return {
@@ -213,6 +231,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     bus,
     policies,
     store,
+    incidents,
     async start() {
       const events: string[] = [];
       for (const e of eventServers) {
@@ -241,8 +260,10 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       if (config.eventsSocket !== "off") rmSync(config.eventsSocket, { force: true });
       await bus.flush();
       await engine.idle();
+      // Pages the last events raised get a moment to go out.
+      await notifier.close();
       policies.close();
-      await Promise.all([store.close(), enforcement.close()]);
+      await Promise.all([store.close(), enforcement.close(), incidents.close()]);
       await forwarder.close();
       logger.info({ forced }, "gatehouse stopped");
       return { forced };

@@ -1,15 +1,17 @@
 /**
  * The admin HTTP server, on its own address (DESIGN section 7): liveness, readiness with JSON
- * details, Prometheus metrics, and decisions (decisions-api.ts). Later issues add incidents,
- * the stream and the UI.
+ * details, Prometheus metrics, decisions (decisions-api.ts) and incidents (incidents-api.ts).
+ * Later issues add the stream and the UI.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { DecisionService } from "../enforce/decision-service.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { PolicyStatus } from "../policy/reloader.ts";
 import { type Clock, systemClock } from "../store/clock.ts";
+import type { IncidentStore } from "../store/incident-store.ts";
 import { type Authorize, createAuthorize } from "./auth.ts";
 import { type AdminLogger, createDecisionsApi } from "./decisions-api.ts";
+import { createIncidentsApi } from "./incidents-api.ts";
 import { json, problem } from "./replies.ts";
 import type { ProbeResult } from "./upstream-probe.ts";
 
@@ -32,6 +34,8 @@ export interface AdminOptions {
   clock?: Clock;
   /** Replaces the token/loopback check built from `adminToken` (tests). */
   authorize?: Authorize;
+  /** Serves GET /v1/incidents; without it that path is 404. */
+  incidents?: Pick<IncidentStore, "list">;
 }
 
 export function createAdminServer(
@@ -46,6 +50,9 @@ export function createAdminServer(
         clock: options.clock ?? systemClock,
         logger: options.logger,
       })
+    : null;
+  const incidentsApi = options.incidents
+    ? createIncidentsApi({ incidents: options.incidents, clock: options.clock ?? systemClock })
     : null;
 
   async function readyz(res: ServerResponse): Promise<void> {
@@ -72,6 +79,9 @@ export function createAdminServer(
     if (decisionsApi && path!.startsWith("/v1/decisions")) {
       // The target is origin-form ("/…"), so the base only completes it; it never picks the host.
       if (await decisionsApi(req, res, new URL(req.url ?? "/", "http://admin.invalid"))) return;
+    }
+    if (incidentsApi && path === "/v1/incidents") {
+      if (await incidentsApi(req, res, new URL(req.url ?? "/", "http://admin.invalid"))) return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return problem(res, 405, "Method Not Allowed", `${req.method} is not allowed on ${path}`);

@@ -5,6 +5,7 @@ import { parseCommandLine, settingsHelp } from "./args.ts";
 import { check } from "./check.ts";
 import { DECISIONS_OPTIONS, decisionsCommand } from "./decisions.ts";
 import { demo } from "./demo.ts";
+import { INCIDENTS_OPTIONS, incidentsCommand } from "./incidents.ts";
 import { serve } from "./serve.ts";
 import { simulateCommand } from "./simulate.ts";
 
@@ -23,6 +24,9 @@ Commands:
                    [--duration 1h | --until RFC3339-TIME] [--route "METHOD /path/glob"]...
                    [--rate 10/m] [--status 503] [--delay 2s] [--reason TEXT] [-o table|json]
     decisions delete ID
+  incidents list incidents through the admin API (--admin-listen, --admin-token), newest first:
+    incidents [--outcome attempt|blocked|success] [--since 1h|RFC3339-TIME] [--ip ADDR]
+              [--user NAME] [--limit N] [-o table|json]
   version   print the version
 
 Options (each is also a YAML key in --config FILE and an environment variable GATEHOUSE_<NAME>;
@@ -35,6 +39,7 @@ ${settingsHelp()}
 const COMMAND_OPTIONS: Record<string, NonNullable<Parameters<typeof parseCommandLine>[1]>> = {
   simulate: { events: { type: "string" } },
   decisions: DECISIONS_OPTIONS,
+  incidents: INCIDENTS_OPTIONS,
 };
 const ALL_COMMAND_OPTIONS = Object.assign({}, ...Object.values(COMMAND_OPTIONS));
 
@@ -72,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
       return demo(args);
     case "decisions":
       return decisionsCommand(args);
+    case "incidents":
+      return incidentsCommand(args);
     case "version":
       process.stdout.write(`gatehouse ${VERSION}\n`);
       return 0;

@@ -3,12 +3,17 @@
  * notification (DESIGN section 7), and the policy metrics. Shadow-mode work is logged as
  * "would have" and counted with `mode="shadow"`, so a policy can be watched before it enforces.
  * Attacks on custom labels are capped like gatehouse_events_total, keeping series bounded.
+ *
+ * gatehouse_breaches_total counts breach *incidents*, not success events: one when an incident
+ * turns to success, on the replica whose update did it (the store makes that transition atomic),
+ * so the metric, the incidents API and the pages sent all agree.
  */
 import { Counter, type Registry } from "prom-client";
 import { detectionPointInfo } from "../events/catalogue.ts";
 import type { Logger } from "../observability/logger.ts";
 import { decisionToJson } from "../store/decision.ts";
-import type { AttackRecord, BreachRecord, EngineSink } from "./engine.ts";
+import { incidentToJson } from "../store/incident.ts";
+import type { AttackRecord, BreachRecord, EngineSink, IncidentReport } from "./engine.ts";
 import type { Effect } from "./responses.ts";
 
 export interface PolicyMetrics {
@@ -28,7 +33,11 @@ export function createPolicyMetrics(registry: Registry): PolicyMetrics {
       "Attacks identified, by detection point (or rule name) and mode (shadow = would have)",
       ["detection_point", "mode"],
     ),
-    breaches: counter("gatehouse_breaches_total", "Breaches: events with outcome success", []),
+    breaches: counter(
+      "gatehouse_breaches_total",
+      "Breach incidents: incidents whose outcome turned to success, one each however many success events they hold (counted by the replica that recorded the transition)",
+      [],
+    ),
     decisions: counter(
       "gatehouse_policy_decisions_total",
       "Decisions made by policy and breach responses, by action, scope and mode (shadow = would have)",
@@ -47,7 +56,11 @@ export function createPolicyMetrics(registry: Registry): PolicyMetrics {
   };
 }
 
-export function createAuditSink(logger: Logger, metrics: PolicyMetrics, maxCustomLabels = 200): EngineSink {
+export function createAuditSink(
+  logger: Logger,
+  metrics: PolicyMetrics,
+  maxCustomLabels = 200,
+): Required<EngineSink> {
   const custom = new Set<string>();
   /** The label an attack counts under: catalogue ids and rules as they are, custom labels capped. */
   function label(name: string): string {
@@ -75,7 +88,6 @@ export function createAuditSink(logger: Logger, metrics: PolicyMetrics, maxCusto
       );
     },
     breach(b: BreachRecord) {
-      metrics.breaches.inc();
       logger.info(
         {
           breachId: b.id,
@@ -108,6 +120,14 @@ export function createAuditSink(logger: Logger, metrics: PolicyMetrics, maxCusto
           return;
         case "log":
           return; // the attack line above is the audit line
+      }
+    },
+    incident(report: IncidentReport) {
+      if (report.breached) {
+        metrics.breaches.inc();
+        logger.info({ incident: incidentToJson(report.incident) }, "breach incident");
+      } else if (report.opened) {
+        logger.info({ incident: incidentToJson(report.incident) }, "incident opened");
       }
     },
   };

@@ -77,10 +77,16 @@ export function compile(files: readonly string[], merged: Merged, override: Mode
   const notify = new Map<string, NotifyChannel>();
   for (const entry of merged.notify.values()) {
     const v = entry.value!;
+    const defaults = POLICY_DEFAULTS.notify;
     notify.set(entry.name, {
       name: entry.name,
       webhook: v.webhook as string,
       format: v.format as "json" | "slack",
+      // The format fills these defaults; the fallbacks keep a channel usable whatever it says.
+      digestMs: v.digest === undefined ? defaults.digestMs : (v.digest as number | null),
+      rateLimit: (v.rateLimit as Rate | undefined) ?? { ...defaults.rateLimit },
+      timeoutMs: (v.timeout as number | undefined) ?? defaults.timeoutMs,
+      retries: (v.retries as number | undefined) ?? defaults.retries,
     });
   }
 
@@ -93,6 +99,10 @@ export function compile(files: readonly string[], merged: Merged, override: Mode
 
   const sessionCookies = (merged.identity?.sessionCookies as string[] | undefined) ?? null;
   const memoryMs = (merged.escalation?.memory as number | undefined) ?? POLICY_DEFAULTS.escalationMemoryMs;
+  const incidents = {
+    windowMs: (merged.incidents?.window as number | undefined) ?? POLICY_DEFAULTS.incidentWindowMs,
+    retentionMs: (merged.incidents?.retention as number | undefined) ?? POLICY_DEFAULTS.incidentRetentionMs,
+  };
 
   return deepFreeze({
     files: [...files],
@@ -110,6 +120,7 @@ export function compile(files: readonly string[], merged: Merged, override: Mode
     },
     identity: { sessionCookies },
     escalation: { memoryMs },
+    incidents,
     edge: edgePolicy(merged.edges),
   });
 }

@@ -11,11 +11,19 @@
  * (`any`, `all`, `sequence`); the Nth attack of an actor on one threshold or rule within
  * `escalation.memory` gets the Nth rung of its ladder, the last repeating. An event with outcome
  * `success` is a breach: no threshold, `breach.responses` at once.
+ *
+ * With an incident store, each event then goes into its actor's incident (src/policy/incidents.ts),
+ * after the batch's decisions went out (a block never waits on incident bookkeeping). The sink
+ * hears of every incident an event touched, and whether this event made it a breach: the one
+ * moment a breach pages (exactly once per incident, whichever replica wins it in the store).
  */
 import { randomUUID } from "node:crypto";
-import type { DetectionEvent, EventActor } from "../events/event.ts";
+import type { DetectionEvent, EventActor, EventOutcome } from "../events/event.ts";
+import type { IncidentUpdate } from "../store/incident.ts";
+import { type Evidence, type Incident, type IncidentResult, worstOutcome } from "../store/incident.ts";
 import type { Store, WindowHit } from "../store/store.ts";
 import { type ActorKey, actorKey } from "./actor-key.ts";
+import { type EventFindings, stopsActor, updateFor } from "./incidents.ts";
 import type { Mode, Policy, ResponseDef } from "./policy.ts";
 import { type Cause, type Effect, effectOf } from "./responses.ts";
 
@@ -35,6 +43,12 @@ export interface AttackRecord {
   response: ResponseDef;
   mode: Mode;
   allowlisted: boolean;
+  /**
+   * The completing event's outcome, raised to `blocked` when Gatehouse answers the attack by
+   * stopping the actor (block, throttle, disable or logout, enforced). The store counts events,
+   * not their outcomes; the incident, which folds in every event, takes the worst of them all.
+   */
+  outcome: EventOutcome;
   /** The event that completed it. */
   event: DetectionEvent;
 }
@@ -44,7 +58,8 @@ export interface BreachRecord {
   time: number;
   detectionPoint: string;
   identities: EventActor;
-  evidence: { kind: string; detail: string; requestId: string | null }[];
+  /** From the event's `metadata.evidence` (edge and response evidence), else `app` with its detail. */
+  evidence: Evidence[];
   mode: Mode;
   allowlisted: boolean;
   event: DetectionEvent;
@@ -55,9 +70,30 @@ export interface EngineSink {
   breach(breach: BreachRecord): void;
   /** One per response of an attack or breach, after it. */
   effect(effect: Effect, cause: AttackRecord | BreachRecord): void;
+  /** An incident an event went into (only with an incident store), once the store applied it. */
+  incident?(report: IncidentReport): void;
 }
 
-export type IdKind = "attack" | "breach" | "decision";
+/** What the sink hears about an incident after one event went into it. */
+export interface IncidentReport {
+  incident: Incident;
+  opened: boolean;
+  /** This event turned the incident into a breach: page now (once per incident). */
+  breached: boolean;
+  /**
+   * Notify responses of this event. A breach's are listed only when `breached` (the incident
+   * pages once, whatever number of success events follow); an attack's go to the channel's digest.
+   */
+  notify: { channel: string; kind: "breach" | "digest"; mode: Mode }[];
+  event: DetectionEvent;
+}
+
+/** What the engine needs of an incident store (src/store/incident-store.ts). */
+export interface IncidentRecorder {
+  record(updates: readonly IncidentUpdate[]): Promise<IncidentResult[]>;
+}
+
+export type IdKind = "attack" | "breach" | "decision" | "incident";
 
 export interface EngineOptions {
   store: Store;
@@ -76,6 +112,8 @@ export interface EngineOptions {
   maxPending?: number;
   onDrop?: (events: number) => void;
   onError?: (err: unknown) => void;
+  /** Group events into incidents there; without it the engine keeps no incidents. */
+  incidents?: IncidentRecorder;
 }
 
 export interface Engine {
@@ -117,15 +155,19 @@ export function createEngine(options: EngineOptions): Engine {
       const hits: WindowHit[] = [];
       for (let i = 0; i < events.length; i++) collect(policy, events[i]!, i, feeds, hits);
       const results = hits.length > 0 ? await store.hit(hits) : [];
+      const findings: Finding[] = [];
       let f = 0;
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!;
-        if (event.outcome === "success") breach(policy, event);
+        const finding: Finding = { event, attacks: [], breach: null, responses: [], notify: [] };
+        if (event.outcome === "success") breach(policy, event, finding);
         for (; f < feeds.length && feeds[f]!.event === i; f++) {
           const result = results[f];
-          if (result?.attack) attack(policy, feeds[f]!, event, result.nth);
+          if (result?.attack) attack(policy, feeds[f]!, event, result.nth, finding);
         }
+        findings.push(finding);
       }
+      if (options.incidents) await group(policy, findings, options.incidents);
     } catch (err) {
       options.onError?.(err);
     } finally {
@@ -197,8 +239,38 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
 
-  function attack(policy: Policy, feed: Feed, event: DetectionEvent, nth: number): void {
+  /** The batch's events into their incidents, then the sink hears of each incident touched. */
+  async function group(policy: Policy, findings: readonly Finding[], recorder: IncidentRecorder) {
+    const updates: IncidentUpdate[] = [];
+    const owners: Finding[] = [];
+    for (const finding of findings) {
+      const opens = finding.attacks.length > 0 || finding.breach !== null;
+      // Ids only for updates that may open an incident, so simulate's stay sequential.
+      const update = updateFor(finding, policy, opens ? newId("incident") : "");
+      if (update === null) continue;
+      updates.push(update);
+      owners.push(finding);
+    }
+    if (updates.length === 0) return;
+    const results = await recorder.record(updates);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
+      const finding = owners[i]!;
+      if (result.incident === null) continue;
+      sink.incident?.({
+        incident: result.incident,
+        opened: result.opened,
+        breached: result.breached,
+        notify: finding.notify.filter((n) => n.kind === "digest" || result.breached),
+        event: finding.event,
+      });
+    }
+  }
+
+  function attack(policy: Policy, feed: Feed, event: DetectionEvent, nth: number, finding: Finding): void {
     const response = feed.ladder[Math.min(nth, feed.ladder.length) - 1]!;
+    const allowlisted = isAllowlisted(policy, event.actor);
+    const stopped = stopsActor(response.action) && feed.mode === "enforce" && !allowlisted;
     const record: AttackRecord = {
       id: newId("attack"),
       time: event.time,
@@ -209,38 +281,37 @@ export function createEngine(options: EngineOptions): Engine {
       nth,
       response,
       mode: feed.mode,
-      allowlisted: isAllowlisted(policy, event.actor),
+      allowlisted,
+      outcome: stopped ? worstOutcome(event.outcome, "blocked") : event.outcome,
       event,
     };
     sink.attack(record);
-    respond([response], record, "policy");
+    finding.attacks.push({ outcome: record.outcome });
+    respond([response], record, "policy", finding, "digest");
   }
 
-  function breach(policy: Policy, event: DetectionEvent): void {
+  function breach(policy: Policy, event: DetectionEvent, finding: Finding): void {
     const record: BreachRecord = {
       id: newId("breach"),
       time: event.time,
       detectionPoint: event.detectionPoint,
       identities: event.actor,
-      evidence: [
-        {
-          kind: "app",
-          detail: event.detail ?? `the app reported ${event.detectionPoint} with outcome success`,
-          requestId: event.request?.id ?? null,
-        },
-      ],
+      evidence: [evidenceOf(event)],
       mode: policy.breach.mode,
       allowlisted: isAllowlisted(policy, event.actor),
       event,
     };
     sink.breach(record);
-    respond(policy.breach.responses, record, "breach");
+    finding.breach = { evidence: record.evidence };
+    respond(policy.breach.responses, record, "breach", finding, "breach");
   }
 
   function respond(
     responses: readonly ResponseDef[],
     record: AttackRecord | BreachRecord,
     origin: Cause["origin"],
+    finding: Finding,
+    notifyKind: "breach" | "digest",
   ): void {
     const cause: Cause = {
       id: record.id,
@@ -260,10 +331,12 @@ export function createEngine(options: EngineOptions): Engine {
         sink.effect({ kind: "skipped", response: response.name, why: "the actor is allowlisted" }, record);
         continue;
       }
-      sink.effect(
-        effectOf(response, cause, () => newId("decision")),
-        record,
-      );
+      const effect = effectOf(response, cause, () => newId("decision"));
+      if (effect.kind !== "skipped")
+        finding.responses.push({ response: response.name, action: response.action, mode: record.mode });
+      if (effect.kind === "notify")
+        finding.notify.push({ channel: effect.channel, kind: notifyKind, mode: record.mode });
+      sink.effect(effect, record);
     }
   }
 
@@ -271,6 +344,36 @@ export function createEngine(options: EngineOptions): Engine {
     process,
     pending: () => pending,
     idle: () => (pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+  };
+}
+
+/** An event's findings while its batch is analysed: what `group` turns into an incident update. */
+interface Finding extends EventFindings {
+  notify: IncidentReport["notify"];
+}
+
+/** Longest evidence kind and detail taken from an event's metadata. */
+const EVIDENCE_KIND_MAX = 64;
+const EVIDENCE_DETAIL_MAX = 1024;
+
+/**
+ * What shows a breach: `metadata.evidence` (`{kind, detail}`, set by edge detection and response
+ * evidence) when the event has a well-formed one, else the app's own word.
+ */
+function evidenceOf(event: DetectionEvent): Evidence {
+  const requestId = event.request?.id ?? null;
+  const given = event.metadata?.evidence as { kind?: unknown; detail?: unknown } | null | undefined;
+  if (given && typeof given === "object" && typeof given.kind === "string" && given.kind !== "") {
+    return {
+      kind: given.kind.slice(0, EVIDENCE_KIND_MAX),
+      detail: typeof given.detail === "string" ? given.detail.slice(0, EVIDENCE_DETAIL_MAX) : "",
+      requestId,
+    };
+  }
+  return {
+    kind: "app",
+    detail: event.detail ?? `the app reported ${event.detectionPoint} with outcome success`,
+    requestId,
   };
 }
 

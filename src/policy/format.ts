@@ -7,19 +7,23 @@
  *
  * Beyond DESIGN's example: `mode` on each detection point, rule and breach (per-entry shadow
  * mode), `count` on rules with `any`, `prefix` with `per: range` (the network counted as one
- * actor, DESIGN section 2), and `escalation.memory`.
+ * actor, DESIGN section 2), `escalation.memory`, `incidents` (window and retention) and the
+ * delivery settings of a notify channel (digest interval, rate limit, timeout, retries).
  */
 import { edge } from "./format-edge.ts";
 import { prefix, response } from "./format-responses.ts";
 import { PER_SCOPES } from "./policy.ts";
 import {
+  boundedDuration,
   cidr,
   cookieName,
   detectionPoint,
+  digestInterval,
   duration,
   entryName,
   enumOf,
   integer,
+  rate,
   userName,
   webhook,
 } from "./scalars.ts";
@@ -101,6 +105,35 @@ const channel = object("A webhook notifications are POSTed to.", {
     "The body: json, or slack (an incoming webhook).",
     "json",
   ),
+  digest: optional(
+    digestInterval,
+    "How often attempted and blocked incidents are summarised in one message; off: breaches only.",
+    "1h",
+  ),
+  rateLimit: optional(rate, "Most messages sent to this webhook per period; more wait their turn.", "30/m"),
+  timeout: optional(
+    boundedDuration(1000, 60_000, "A delivery attempt's timeout, from 1s to 60s."),
+    "How long one delivery attempt may take before it is given up and retried.",
+    "5s",
+  ),
+  retries: optional(
+    integer(0, 10),
+    "Attempts after a failed delivery (exponential backoff from 1s, capped at 5m).",
+    5,
+  ),
+});
+
+const incidents = object("How events and attacks are grouped into incidents (DESIGN section 6).", {
+  window: optional(
+    boundedDuration(1000, 7 * 86_400_000, "A duration from 1s to 7d."),
+    "An incident stays open while its actor is seen again within this long.",
+    "1h",
+  ),
+  retention: optional(
+    boundedDuration(60_000, 90 * 86_400_000, "A duration from 1m to 90d."),
+    "How long an incident is kept and listed after it was last active.",
+    "7d",
+  ),
 });
 
 export const POLICY_FORMAT: ObjectShape = object("A Gatehouse policy file (DESIGN section 4).", {
@@ -150,5 +183,6 @@ export const POLICY_FORMAT: ObjectShape = object("A Gatehouse policy file (DESIG
       ),
     }),
   ),
+  incidents: optional(incidents),
   edge: optional(edge),
 });

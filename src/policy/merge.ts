@@ -2,7 +2,7 @@
  * Several policy files make one policy. Named entries (detection points, responses, notify
  * channels) merge by name and a name defined twice is an error naming both places; rules are
  * concatenated with names unique across files; allowlists and edge lists are unioned; `breach`,
- * `identity` and `escalation` may appear in one file only. Response and channel names are resolved
+ * `identity`, `escalation` and `incidents` may appear in one file only. Response and channel names are resolved
  * here, once every file is known, since a ladder may use a response defined in another file.
  */
 import { didYouMean } from "../config/suggest.ts";
@@ -33,11 +33,12 @@ export interface Merged {
   breach: FromFile<Checked> | null;
   identity: Checked | null;
   escalation: Checked | null;
+  incidents: Checked | null;
   allowlists: Checked[];
   edges: Checked[];
 }
 
-const SINGLE = ["breach", "identity", "escalation"] as const;
+const SINGLE = ["breach", "identity", "escalation", "incidents"] as const;
 
 export function merge(
   files: readonly CheckedFile[],
@@ -53,6 +54,7 @@ export function merge(
     breach: null,
     identity: null,
     escalation: null,
+    incidents: null,
     allowlists: [],
     edges: [],
   };

@@ -95,6 +95,22 @@ export interface NotifyChannel {
   name: string;
   webhook: string;
   format: "json" | "slack";
+  /** How often attempts are summarised to this channel; null: `digest: off`, breaches only. */
+  digestMs: number | null;
+  /** Most messages sent per period; more wait in the queue (src/notify/webhook.ts). */
+  rateLimit: Rate;
+  /** One delivery attempt is given up after this long. */
+  timeoutMs: number;
+  /** Delivery attempts after the first one fails, with exponential backoff. */
+  retries: number;
+}
+
+/** `incidents:` (DESIGN section 6): how events and attacks are grouped for operators. */
+export interface IncidentsPolicy {
+  /** An incident stays open while its actor is seen again within this long. */
+  windowMs: number;
+  /** How long an incident is kept (and listed) after it was last active. */
+  retentionMs: number;
 }
 
 export interface Allowlist {
@@ -135,6 +151,7 @@ export interface Policy {
   /** `identity.sessionCookies` from policy, when set, replaces the configured list. */
   identity: { sessionCookies: readonly string[] | null };
   escalation: { memoryMs: number };
+  incidents: IncidentsPolicy;
   edge: EdgePolicy;
 }
 
@@ -143,4 +160,7 @@ export const POLICY_DEFAULTS = {
   escalationMemoryMs: 24 * 3_600_000,
   prefix: { ipv4: 24, ipv6: 64 },
   disableStatus: 503,
+  incidentWindowMs: 3_600_000,
+  incidentRetentionMs: 7 * 86_400_000,
+  notify: { digestMs: 3_600_000, rateLimit: { count: 30, perMs: 60_000 }, timeoutMs: 5000, retries: 5 },
 } as const;

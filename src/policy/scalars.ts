@@ -72,6 +72,52 @@ export const duration: ScalarShape<number> = {
   },
 };
 
+/** A duration from `minMs` to `maxMs`, for settings where a tiny or huge value is a mistake. */
+export function boundedDuration(minMs: number, maxMs: number, doc: string): ScalarShape<number> {
+  const range = `from ${shortDuration(minMs)} to ${shortDuration(maxMs)}`;
+  return {
+    kind: "scalar",
+    doc,
+    json: { type: "string", pattern: "^[0-9]{1,9}(ms|s|m|h|d)$" },
+    parse(raw) {
+      const parsed = duration.parse(raw);
+      if (parsed.ok && (parsed.value < minMs || parsed.value > maxMs))
+        return fail(`${show(raw)} is not a duration ${range}`);
+      return parsed;
+    },
+  };
+}
+
+/** `60s`, `7d`: the largest unit that divides `ms`. */
+function shortDuration(ms: number): string {
+  for (const [unit, size] of [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** A digest interval: a duration of 1s to 7d, or `off` (breaches only). Null stands for off. */
+export const digestInterval: ScalarShape<number | null> = {
+  kind: "scalar",
+  doc: "A digest interval from 1s to 7d (e.g. 15m, 1h), or off.",
+  json: {
+    anyOf: [{ const: "off" }, { type: "string", pattern: "^[0-9]{1,9}(ms|s|m|h|d)$" }],
+    examples: ["15m", "1h", "off"],
+  },
+  parse(raw) {
+    if (raw === "off" || raw === false) return ok(null);
+    const parsed = duration.parse(raw);
+    if (!parsed.ok || parsed.value < 1000 || parsed.value > 7 * 86_400_000)
+      return fail(`${show(raw)} is not a digest interval from 1s to 7d (e.g. 15m), or off`);
+    return parsed;
+  },
+};
+
 /** A tarpit delay: a duration of at most 60s (a request held longer is a timeout, not a tarpit). */
 export const delay: ScalarShape<number> = {
   kind: "scalar",

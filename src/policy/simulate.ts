@@ -3,10 +3,15 @@
  * event time and run one by one through the same engine `serve` uses, over an in-memory store
  * whose clock is the event time, and every attack, decision, breach and notification comes out
  * as one JSON object (DESIGN section 7). Ids are sequential so the output is reproducible.
+ * Incidents are grouped as in `serve` (an in-memory incident store on the same clock), so a
+ * `notify` line shows the incident a message would carry: `kind: "breach"` once per breach
+ * incident (a page), `kind: "digest"` for an attack that goes into the channel's next digest.
  */
 import type { DetectionEvent, EventActor } from "../events/event.ts";
 import { ManualClock } from "../store/clock.ts";
 import { decisionToJson } from "../store/decision.ts";
+import { incidentToJson } from "../store/incident.ts";
+import { MemoryIncidentStore } from "../store/incident-store.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import { type AttackRecord, type BreachRecord, createEngine } from "./engine.ts";
 import type { Policy } from "./policy.ts";
@@ -29,9 +34,10 @@ export async function simulate(
   const clock = new ManualClock();
   const store = new MemoryStore({ clock });
   const summary: SimulationSummary = { events: 0, attacks: 0, breaches: 0, decisions: 0 };
-  const counters = { attack: 0, breach: 0, decision: 0 };
+  const counters = { attack: 0, breach: 0, decision: 0, incident: 0 };
   const engine = createEngine({
     store,
+    incidents: new MemoryIncidentStore({ clock }),
     policy: () => policy,
     newId: (kind) => `${kind}-${++counters[kind]}`,
     sink: {
@@ -47,6 +53,17 @@ export async function simulate(
         if (effect.kind === "decision") summary.decisions++;
         const record = effectRecord(effect, cause);
         if (record) write(record);
+      },
+      incident(report) {
+        for (const n of report.notify) {
+          write({
+            type: "notify",
+            channel: n.channel,
+            kind: n.kind,
+            mode: n.mode,
+            incident: incidentToJson(report.incident),
+          });
+        }
       },
     },
   });
@@ -106,19 +123,7 @@ function effectRecord(effect: Effect, cause: AttackRecord | BreachRecord): Simul
     case "decision":
       return { type: "decision", ...decisionToJson(effect.decision) };
     case "notify":
-      return {
-        type: "notify",
-        channel: effect.channel,
-        mode: cause.mode,
-        incident: {
-          outcome: "evidence" in cause ? "success" : "attempt",
-          actor: presentIdentities(cause.identities),
-          ...(cause.detectionPoint !== null ? { detectionPoint: cause.detectionPoint } : {}),
-          ...("rule" in cause && cause.rule !== null ? { rule: cause.rule } : {}),
-          causeId: cause.id,
-          time: iso(cause.time),
-        },
-      };
+      return null; // written with its incident, once the incident store has it (above)
     case "skipped":
       return {
         type: "skipped",

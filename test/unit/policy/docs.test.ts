@@ -55,7 +55,9 @@ it("docs/policy.md names no key path the schema does not have", () => {
   // The first cell of the reference tables' rows.
   const named = [...doc.matchAll(/^\| `([A-Za-z][\w.<>[\]-]*)` \|/gm)].map((m) => m[1]!);
   const keyLike = named.filter((n) =>
-    /^(mode|detectionPoints|rules|responses|breach|notify|allowlist|identity|escalation|edge)\b/.test(n),
+    /^(mode|detectionPoints|rules|responses|breach|notify|allowlist|identity|escalation|incidents|edge)\b/.test(
+      n,
+    ),
   );
   assert.ok(keyLike.length >= paths.length);
   assert.deepEqual(

@@ -145,7 +145,13 @@ describe("the DESIGN section 4 example", () => {
       name: "ops",
       webhook: "https://alerts.example.internal/hook",
       format: "slack",
+      // Delivery defaults: hourly digest, 30 messages a minute, 5 s per attempt, 5 retries.
+      digestMs: 3_600_000,
+      rateLimit: { count: 30, perMs: 60_000 },
+      timeoutMs: 5000,
+      retries: 5,
     });
+    assert.deepEqual(policy.incidents, { windowMs: 3_600_000, retentionMs: 7 * 86_400_000 });
     assert.equal(policy.allowlist.ips("10.1.2.3"), true);
     assert.equal(policy.allowlist.ips("11.0.0.1"), false);
     assert.deepEqual(
