@@ -27,6 +27,7 @@ import { createNotifier } from "./notify/notifier.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { createTracing } from "./observability/tracing.ts";
+import { createEdgeDetection } from "./pipeline/detect-at-edge.ts";
 import { createProxyServer } from "./pipeline/proxy-server.ts";
 import { createReadDetections } from "./pipeline/read-detections.ts";
 import { createAuditSink, createPolicyMetrics } from "./policy/audit-sink.ts";
@@ -187,6 +188,8 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     ...(config.eventsListen ? [{ server: createEventServer(intake), address: config.eventsListen }] : []),
   ];
 
+  // Detection at the edge (DESIGN 3.3): request side as a stage, status side at the response.
+  const edge = createEdgeDetection({ policy: policies.current, intake, clock });
   const forwarder = createForwarder({
     upstream: config.upstream,
     connections: config.upstreamConnections,
@@ -196,6 +199,10 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       const before = ctx.user;
       readDetections(ctx, headers);
       return enforcement.enforceAtResponse(ctx, before);
+    },
+    observeResponse(ctx, statusCode, headers) {
+      edge.observeStatus(ctx, statusCode, headers);
+      return null;
     },
     // Bound late: the proxy server is built below, and is draining only once stop() runs.
     isDraining: () => proxy.isDraining(),
@@ -212,6 +219,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     sessionUsers,
     sessionCookies,
     enforceDecisions: enforcement.enforceDecisions,
+    detectAtEdge: edge.detectAtEdge,
     correlation,
   });
   let proxyListening = false;

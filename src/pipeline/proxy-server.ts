@@ -30,6 +30,8 @@ export interface ProxyServerDeps {
   sessionCookies: () => readonly string[];
   /** The decision enforcement stage (src/enforce/enforce-decisions.ts). */
   enforceDecisions: RequestStage;
+  /** Edge detection (src/pipeline/detect-at-edge.ts): runs once the request has its id, goes on. */
+  detectAtEdge: RequestStage;
   /** Remembers each forwarded request by its X-Request-Id, for socket events that name it. */
   correlation: Correlation;
   forwarder: Forwarder;
@@ -125,6 +127,11 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     });
     const done = (result: Outcome) => finish(ctx, res, result);
     if (outcome) return done(outcome);
+    // After the request id (its events name the request), and only for requests that go on to
+    // the app: a refused request is already answered, and counting it again would let a blocked
+    // client climb its own escalation ladder.
+    outcome = deps.detectAtEdge(ctx, req);
+    if (outcome) return done(outcome);
     const headers = upstreamHeaders(req, {
       requestId: ctx.requestId,
       peerIp: ctx.peerIp,
@@ -197,6 +204,8 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       return;
     }
     ctx.requestId = assignRequestId(ctx, req);
+    // An upgrade has no body; its target and headers are checked like any request's.
+    deps.detectAtEdge(ctx, req);
     socket.once("close", () => endRequestSpan(ctx.trace.span, 101));
     websockets.upgrade(ctx, req, socket, head, userHeader);
   });

@@ -104,8 +104,8 @@ describe("policies/default.yaml", () => {
     );
   });
 
-  it("promises nothing edge detection does not do yet, and pages only for breaches", () => {
-    assert.deepEqual(policy.edge.detect, []);
+  it("switches on only the edge points ordinary traffic does not trip, and pages only for breaches", () => {
+    assert.deepEqual(policy.edge.detect, ["RE2", "EE1", "CIE3", "IE1", "CIE1", "IE3"]);
     assert.deepEqual(policy.edge.routes, []);
     assert.deepEqual(policy.edge.honeyTraps, { routes: [], tokens: [] });
     const ladders = [...policy.detectionPoints.values(), ...policy.rules].flatMap((e) => e.responses);

@@ -1,0 +1,147 @@
+/**
+ * Status-side edge detection, at the app's response headers: ACE3 (a 403 or 404 answer), AE2 (a
+ * failed login, seen as a declared failure status on a login route), AE3 (login attempts faster
+ * than a person types), and login evidence (DESIGN section 6): a successful login right after a
+ * guessing run by the same actor, or on a request that itself carried an injection detection.
+ *
+ * The guessing and rate counts are local to this replica (bounded, see rate-tracker.ts): an
+ * attacker spread over replicas is still counted whole by the AE2/AE3 thresholds in the store,
+ * but the "success right after guessing" link needs the failures to have passed this replica.
+ */
+
+import { normalizePath } from "../../enforce/normalize-path.ts";
+import type { RequestContext } from "../../pipeline/context.ts";
+import type { EdgeDetection } from "../intake.ts";
+import type { CompiledEdge, DeclaredRoute } from "./compile-edge.ts";
+import { FailureLog, SlidingCounter } from "./rate-tracker.ts";
+
+/** A guessing run: this many failed logins by one ip or session within `windowMs`. */
+export const LOGIN_GUESSING = { failures: 5, windowMs: 10 * 60_000 } as const;
+
+/** AE3: more login attempts than this by one ip within `windowMs` (sliding); each one beyond raises AE3. */
+export const LOGIN_RATE = { attempts: 10, windowMs: 60_000 } as const;
+
+/** Detections of the app's or the edge's that make a successful login on the same request a breach. */
+const INJECTION_POINTS = new Set(["CIE1", "CIE3", "CIE4", "IE1", "IE3"]);
+
+export type ResponseHeadersLike = Record<string, string | string[] | undefined>;
+
+export function createStatusChecks(now: () => number) {
+  const failures = new FailureLog(LOGIN_GUESSING.failures);
+  const attempts = new SlidingCounter(LOGIN_RATE.windowMs);
+
+  return function statusDetections(
+    edge: CompiledEdge,
+    ctx: RequestContext,
+    status: number,
+    headers: ResponseHeadersLike,
+  ): EdgeDetection[] | null {
+    let out: EdgeDetection[] | null = null;
+    const push = (d: EdgeDetection) => {
+      if (out === null) out = [];
+      out.push(d);
+    };
+    if ((status === 403 || status === 404) && edge.detect.has("ACE3")) {
+      push({
+        detectionPoint: "ACE3",
+        outcome: "attempt",
+        detail: `${status} answered`,
+        metadata: { part: "status", matched: String(status) },
+      });
+    }
+    if (edge.loginRoutes.length === 0) return out;
+    const route = loginRoute(edge, ctx);
+    if (route === null) return out;
+    const t = now();
+    const ipKey = `ip:${ctx.clientIp}`;
+    const sessionKey = ctx.sessionId === null ? null : `s:${ctx.sessionId}`;
+
+    if (edge.detect.has("AE3")) {
+      const { rate } = attempts.hit(ipKey, t);
+      if (rate > LOGIN_RATE.attempts) {
+        push({
+          detectionPoint: "AE3",
+          outcome: "attempt",
+          detail: `login attempts at ${Math.round(rate)} a minute on ${route.route}`,
+          metadata: { part: "path", matched: pathOf(ctx.target).slice(0, 256) },
+        });
+      }
+    }
+    if (!edge.detect.has("AE2")) return out;
+    if (route.failureStatus!.has(status)) {
+      failures.add(ipKey, t);
+      if (sessionKey !== null) failures.add(sessionKey, t);
+      push({
+        detectionPoint: "AE2",
+        outcome: "attempt",
+        detail: `failed login (${status}) on ${route.route}`,
+        metadata: { part: "status", matched: String(status) },
+      });
+      return out;
+    }
+    if (!isSuccessfulLogin(ctx, status, headers)) return out;
+    const injection = ctx.detections?.find((d) => INJECTION_POINTS.has(d.detectionPoint));
+    if (injection !== undefined) {
+      push({
+        detectionPoint: injection.detectionPoint,
+        outcome: "success",
+        detail: `login succeeded (${status}) on a request carrying ${injection.detectionPoint}`,
+        metadata: {
+          evidence: {
+            kind: "login-after-injection",
+            detail: `${route.route} answered ${status} to a request with ${injection.detectionPoint}${injection.part ? ` in ${injection.part}` : ""}`,
+          },
+          ...(injection.part !== null ? { part: injection.part } : {}),
+          ...(injection.matched !== null ? { matched: injection.matched } : {}),
+        },
+      });
+    } else {
+      const byIp = failures.count(ipKey, t, LOGIN_GUESSING.windowMs);
+      const bySession = sessionKey === null ? 0 : failures.count(sessionKey, t, LOGIN_GUESSING.windowMs);
+      const guessed = Math.max(byIp, bySession);
+      if (guessed >= LOGIN_GUESSING.failures) {
+        push({
+          detectionPoint: "AE2",
+          outcome: "success",
+          detail: `login succeeded (${status}) after ${guessed} failed logins`,
+          metadata: {
+            evidence: {
+              kind: "login-after-guessing",
+              detail: `${route.route} answered ${status} after ${guessed} failed logins by the same ${byIp >= bySession ? "address" : "session"} within ${LOGIN_GUESSING.windowMs / 60_000}m`,
+            },
+            part: "status",
+            matched: String(status),
+          },
+        });
+      }
+    }
+    // A success ends the run: the next failures start a new count, and one guessing run is one breach.
+    failures.clear(ipKey);
+    if (sessionKey !== null) failures.clear(sessionKey);
+    return out;
+  };
+}
+
+function pathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
+}
+
+function loginRoute(edge: CompiledEdge, ctx: RequestContext): DeclaredRoute | null {
+  const path = normalizePath(pathOf(ctx.target));
+  for (const r of edge.loginRoutes) if (r.matcher.matches(ctx.method, path)) return r;
+  return null;
+}
+
+/**
+ * A login that worked: a 2xx or 3xx that is not a declared failure status and that either sets a
+ * cookie or names a user (the app's `Gatehouse-User`). An app that answers a failed login with a
+ * plain 200 page sets neither, so it is not mistaken for a success.
+ */
+function isSuccessfulLogin(ctx: RequestContext, status: number, headers: ResponseHeadersLike): boolean {
+  if (status < 200 || status >= 400) return false;
+  const cookies = headers["set-cookie"];
+  const set = cookies === undefined ? 0 : Array.isArray(cookies) ? cookies.length : 1;
+  // The expiry Gatehouse adds for a revoked session is not the app's doing.
+  return set > ctx.revokedCookies.length || ctx.user !== null;
+}
