@@ -18,6 +18,7 @@ import { GatehouseError } from "./errors.ts";
 import { Correlation } from "./events/correlation.ts";
 import { createEventBus, type EventBus } from "./events/event-bus.ts";
 import { createEventMetrics } from "./events/event-metrics.ts";
+import { createInspector } from "./events/evidence/inspector.ts";
 import { createIntake } from "./events/intake.ts";
 import { listenOnSocket } from "./events/listen-socket.ts";
 import { createEventServer } from "./events/socket-channel.ts";
@@ -190,6 +191,25 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
 
   // Detection at the edge (DESIGN 3.3): request side as a stage, status side at the response.
   const edge = createEdgeDetection({ policy: policies.current, intake, clock });
+  // Breach evidence in the responses to flagged requests (DESIGN section 6): outcome success.
+  const inspectResponse = createInspector({
+    inspection: config.inspection,
+    policy: policies.current,
+    onEvidence(ctx, evidence) {
+      const source = {
+        requestId: ctx.requestId,
+        ip: ctx.clientIp,
+        session: ctx.sessionId,
+        user: ctx.user,
+        method: ctx.method,
+        path: ctx.target,
+        time: Date.now(),
+      };
+      intake.fromEdge(source, [{ ...evidence, outcome: "success" }]);
+    },
+    onError: (err) =>
+      logger.error({ err: (err as Error).message }, "response evidence could not be recorded"),
+  });
   const forwarder = createForwarder({
     upstream: config.upstream,
     connections: config.upstreamConnections,
@@ -202,7 +222,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     },
     observeResponse(ctx, statusCode, headers) {
       edge.observeStatus(ctx, statusCode, headers);
-      return null;
+      return inspectResponse(ctx, statusCode, headers);
     },
     // Bound late: the proxy server is built below, and is draining only once stop() runs.
     isDraining: () => proxy.isDraining(),

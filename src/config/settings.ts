@@ -12,8 +12,10 @@ import {
   enumOf,
   httpUrl,
   integer,
+  onOff,
   redisUrl,
   size,
+  sizeUpTo,
   stringList,
   text,
   type Upstream,
@@ -150,6 +152,18 @@ export const SETTINGS: readonly Setting[] = [
     "URL Gatehouse POSTs to when it logs a session out, so the app can end it too (with retries)",
   ),
   setting(
+    "inspection.maxBytes",
+    sizeUpTo(16 * 1024 * 1024, "16MB"),
+    64 * 1024,
+    "response body bytes scanned for breach evidence on flagged requests (0 = response inspection off)",
+  ),
+  setting(
+    "inspection.decompress",
+    onOff,
+    false,
+    "decompress gzip, deflate and br response bodies for inspection, up to inspection.maxBytes",
+  ),
+  setting(
     "store.failMode",
     enumOf(["open", "closed"] as const),
     "open",
@@ -203,5 +217,7 @@ export interface Config {
   limits: { headerBytes: number };
   identity: { sessionCookies: string[]; userHeader: string | null; hashKey: string | null };
   logout: { callback: string | null };
+  /** Response inspection for breach evidence (DESIGN section 6; src/events/evidence/). */
+  inspection: { maxBytes: number; decompress: boolean };
   store: { failMode: "open" | "closed" };
 }

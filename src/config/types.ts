@@ -97,6 +97,30 @@ export function enumOf<T extends string>(values: readonly T[]): ValueType<T> {
 export const duration: ValueType<number> = { hint: "DURATION", parse: (raw) => parseDuration(raw) };
 export const size: ValueType<number> = { hint: "SIZE", parse: parseSize };
 
+/** A size from 0 to `max` bytes; `0` where a setting says it means "off". */
+export function sizeUpTo(max: number, maxText: string): ValueType<number> {
+  return {
+    hint: "SIZE",
+    parse(raw, fromText) {
+      // From a flag or the environment a byte count is text: `0` (off) must be writable there too.
+      const value = fromText && typeof raw === "string" && /^\d{1,12}$/.test(raw.trim()) ? Number(raw) : raw;
+      const parsed = parseSize(value);
+      if (parsed.ok && parsed.value > max) return fail(`${show(raw)} is more than ${maxText}`);
+      return parsed;
+    },
+  };
+}
+
+/** `on` or `off` (YAML booleans too, as people write them either way). */
+export const onOff: ValueType<boolean> = {
+  hint: "on|off",
+  parse(raw) {
+    if (raw === true || raw === "on" || raw === "true") return ok(true);
+    if (raw === false || raw === "off" || raw === "false") return ok(false);
+    return fail(`${show(raw)} is not on or off`);
+  },
+};
+
 export function integer(min: number, max: number): ValueType<number> {
   return {
     hint: "N",
