@@ -168,7 +168,12 @@ function edgePolicy(edges: readonly Checked[]): EdgePolicy {
       const login = r.login as Checked | undefined;
       routes.push({
         route: r.route as string,
-        login: login ? { failureStatus: login.failureStatus as number[] } : null,
+        login: login
+          ? {
+              failureStatus: login.failureStatus as number[],
+              guessing: guessingOf(login.guessing as Checked | undefined),
+            }
+          : null,
       });
     }
     const traps = edge.honeyTraps as Checked | undefined;
@@ -185,4 +190,9 @@ function edgePolicy(edges: readonly Checked[]): EdgePolicy {
     honeyTraps: { routes: [...trapRoutes], tokens: [...tokens] },
     limits,
   };
+}
+
+function guessingOf(g: Checked | undefined): { failures: number; withinMs: number } {
+  const d = POLICY_DEFAULTS.loginGuessing;
+  return g ? { failures: g.failures as number, withinMs: g.within as number } : { ...d };
 }

@@ -2,7 +2,7 @@
  * `edge:` of the policy format: detection Gatehouse does itself, from HTTP alone (DESIGN 3.3).
  * Validated now so a policy written today keeps meaning the same once edge detection acts on it.
  */
-import { decoyToken, enumOf, integer, rate, route, size } from "./scalars.ts";
+import { boundedDuration, decoyToken, enumOf, integer, rate, route, size } from "./scalars.ts";
 import { listOf, object, optional, required } from "./shape.ts";
 
 /** The detection points edge detection can raise (DESIGN 3.3). */
@@ -32,10 +32,20 @@ const edgePoint = enumOf(EDGE_DETECTABLE, "A detection point that edge detection
     `${JSON.stringify(raw)} cannot be detected at the edge (supported: ${EDGE_DETECTABLE.join(", ")})`,
 });
 
+const guessing = object(
+  "A guessing run: a successful login after this many failed ones by the same address or session " +
+    "within this long is breach evidence (login-after-guessing). Default 10 within 10m.",
+  {
+    failures: required(integer(2, 100), "Failed logins before the success."),
+    within: required(boundedDuration(1000, 86_400_000, "The window the failures fall in."), "1s to 1d."),
+  },
+);
+
 const login = object("A login route: failed logins are seen as these statuses (AE2, AE3).", {
   failureStatus: required(
     listOf(integer(400, 599), "Statuses that mean a failed login.", { min: 1, max: 16, unique: true }),
   ),
+  guessing: optional(guessing),
 });
 
 const declaredRoute = object("A declared route: other methods on it raise RE1, RE3 or RE4.", {

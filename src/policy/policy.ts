@@ -131,7 +131,11 @@ export interface EdgePolicy {
 export interface EdgeRoute {
   /** `METHOD /path/glob` as written. */
   route: string;
-  login: { failureStatus: readonly number[] } | null;
+  login: {
+    failureStatus: readonly number[];
+    /** A success after `failures` failed logins within `withinMs` is login-after-guessing evidence. */
+    guessing: { failures: number; withinMs: number };
+  } | null;
 }
 
 export interface Policy {
@@ -160,6 +164,8 @@ export const POLICY_DEFAULTS = {
   escalationMemoryMs: 24 * 3_600_000,
   prefix: { ipv4: 24, ipv6: 64 },
   disableStatus: 503,
+  /** Failed logins, and the window they fall in, that make the next success a breach. */
+  loginGuessing: { failures: 10, withinMs: 10 * 60_000 },
   incidentWindowMs: 3_600_000,
   incidentRetentionMs: 7 * 86_400_000,
   notify: { digestMs: 3_600_000, rateLimit: { count: 30, perMs: 60_000 }, timeoutMs: 5000, retries: 5 },

@@ -31,7 +31,7 @@ detectionPoints:
 edge:
   detect: [RE2, RE3, RE7, EE1, CIE3, CIE4, IE1, CIE1, IE3, ACE3, AE2, AE3, FIO1, HT2, HT3]
   routes:
-    - { route: "POST /login", login: { failureStatus: [401] } }
+    - { route: "POST /login", login: { failureStatus: [401], guessing: { failures: 5, within: 10m } } }
   honeyTraps:
     routes: ["GET /.env"]
     tokens: ["7f3a9c-canary-token"]

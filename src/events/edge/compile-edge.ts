@@ -19,6 +19,8 @@ export interface DeclaredRoute {
   path: RouteMatcher;
   /** For a login route, the statuses that mean a failed login. */
   failureStatus: ReadonlySet<number> | null;
+  /** For a login route: a success after this many failures within `withinMs` is a breach. */
+  guessing: { failures: number; withinMs: number } | null;
 }
 
 export interface CompiledEdge {
@@ -29,6 +31,8 @@ export interface CompiledEdge {
   readonly params: boolean;
   readonly routes: readonly DeclaredRoute[];
   readonly loginRoutes: readonly DeclaredRoute[];
+  /** The most failures any login route's guessing run needs: how many times are kept per actor. */
+  readonly guessingKeep: number;
   /** HT2: the decoy routes, when HT2 is on and some are declared. */
   readonly decoys: RouteMatcher | null;
   /** HT3: every decoy token in one expression, when HT3 is on and some are declared. */
@@ -74,6 +78,7 @@ export function compileEdge(policy: Policy): CompiledEdge {
       matcher,
       path,
       failureStatus: r.login ? new Set(r.login.failureStatus) : null,
+      guessing: r.login ? r.login.guessing : null,
     });
   }
   const loginRoutes = routes.filter((r) => r.failureStatus !== null);
@@ -85,6 +90,7 @@ export function compileEdge(policy: Policy): CompiledEdge {
     params: PARAMETER_POINTS.some((p) => detect.has(p)),
     routes,
     loginRoutes,
+    guessingKeep: Math.max(0, ...loginRoutes.map((r) => r.guessing?.failures ?? 0)),
     decoys: detect.has("HT2") ? compileRoutes(e.honeyTraps.routes) : null,
     tokens,
     paramLength: e.limits.paramLength,

@@ -76,7 +76,13 @@ export class FailureLog {
     this.#max = max;
   }
 
+  /** Failures kept per key. */
+  get keep(): number {
+    return this.#keep;
+  }
+
   add(key: string, now: number): void {
+    if (this.#keep === 0) return;
     let times = this.#times.get(key);
     if (times === undefined) {
       if (this.#times.size >= this.#max) this.#times.delete(this.#times.keys().next().value!);

@@ -15,9 +15,6 @@ import type { EdgeDetection } from "../intake.ts";
 import type { CompiledEdge, DeclaredRoute } from "./compile-edge.ts";
 import { FailureLog, SlidingCounter } from "./rate-tracker.ts";
 
-/** A guessing run: this many failed logins by one ip or session within `windowMs`. */
-export const LOGIN_GUESSING = { failures: 5, windowMs: 10 * 60_000 } as const;
-
 /** AE3: more login attempts than this by one ip within `windowMs` (sliding); each one beyond raises AE3. */
 export const LOGIN_RATE = { attempts: 10, windowMs: 60_000 } as const;
 
@@ -27,7 +24,9 @@ const INJECTION_POINTS = new Set(["CIE1", "CIE3", "CIE4", "IE1", "IE3"]);
 export type ResponseHeadersLike = Record<string, string | string[] | undefined>;
 
 export function createStatusChecks(now: () => number) {
-  const failures = new FailureLog(LOGIN_GUESSING.failures);
+  // Failure times kept per actor: as many as the longest guessing run in the policy needs; a
+  // reload that changes it starts the history afresh (the runs it held were judged by the old one).
+  let failures = new FailureLog(0);
   const attempts = new SlidingCounter(LOGIN_RATE.windowMs);
 
   return function statusDetections(
@@ -50,6 +49,7 @@ export function createStatusChecks(now: () => number) {
       });
     }
     if (edge.loginRoutes.length === 0) return out;
+    if (failures.keep !== edge.guessingKeep) failures = new FailureLog(edge.guessingKeep);
     const route = loginRoute(edge, ctx);
     if (route === null) return out;
     const t = now();
@@ -96,10 +96,11 @@ export function createStatusChecks(now: () => number) {
         },
       });
     } else {
-      const byIp = failures.count(ipKey, t, LOGIN_GUESSING.windowMs);
-      const bySession = sessionKey === null ? 0 : failures.count(sessionKey, t, LOGIN_GUESSING.windowMs);
+      const run = route.guessing!;
+      const byIp = failures.count(ipKey, t, run.withinMs);
+      const bySession = sessionKey === null ? 0 : failures.count(sessionKey, t, run.withinMs);
       const guessed = Math.max(byIp, bySession);
-      if (guessed >= LOGIN_GUESSING.failures) {
+      if (guessed >= run.failures) {
         push({
           detectionPoint: "AE2",
           outcome: "success",
@@ -107,7 +108,7 @@ export function createStatusChecks(now: () => number) {
           metadata: {
             evidence: {
               kind: "login-after-guessing",
-              detail: `${route.route} answered ${status} after ${guessed} failed logins by the same ${byIp >= bySession ? "address" : "session"} within ${LOGIN_GUESSING.windowMs / 60_000}m`,
+              detail: `${route.route} answered ${status} after ${guessed} failed logins by the same ${byIp >= bySession ? "address" : "session"} within ${formatWindow(run.withinMs)}`,
             },
             part: "status",
             matched: String(status),
@@ -144,4 +145,11 @@ function isSuccessfulLogin(ctx: RequestContext, status: number, headers: Respons
   const set = cookies === undefined ? 0 : Array.isArray(cookies) ? cookies.length : 1;
   // The expiry Gatehouse adds for a revoked session is not the app's doing.
   return set > ctx.revokedCookies.length || ctx.user !== null;
+}
+
+/** `10m`, `90s`, `1h`: how the guessing window reads in evidence. */
+function formatWindow(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
 }

@@ -164,7 +164,10 @@ describe("the DESIGN section 4 example", () => {
     assert.deepEqual(policy.edge, {
       detect: ["RE2", "EE1", "CIE3", "CIE4", "IE1", "CIE1", "ACE3"],
       routes: [
-        { route: "POST /login", login: { failureStatus: [401, 403] } },
+        {
+          route: "POST /login",
+          login: { failureStatus: [401, 403], guessing: { failures: 10, withinMs: 600_000 } },
+        },
         { route: "GET /api/items/*", login: null },
       ],
       honeyTraps: {

@@ -5,11 +5,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type CompiledEdge, compileEdge } from "../../../../src/events/edge/compile-edge.ts";
-import { createStatusChecks, LOGIN_GUESSING, LOGIN_RATE } from "../../../../src/events/edge/status-checks.ts";
+import { createStatusChecks, LOGIN_RATE } from "../../../../src/events/edge/status-checks.ts";
 import type { EdgeDetection } from "../../../../src/events/intake.ts";
 import type { RequestContext, RequestDetection } from "../../../../src/pipeline/context.ts";
 import { formatPolicyProblem, loadPolicySources } from "../../../../src/policy/load.ts";
+import { POLICY_DEFAULTS } from "../../../../src/policy/policy.ts";
 import { ManualClock } from "../../../../src/store/clock.ts";
+
+/** The guessing run a login route has when its policy does not say (10 failures within 10m). */
+const LOGIN_GUESSING = {
+  failures: POLICY_DEFAULTS.loginGuessing.failures,
+  windowMs: POLICY_DEFAULTS.loginGuessing.withinMs,
+};
 
 function edgeOf(yaml: string): CompiledEdge {
   const result = loadPolicySources([{ name: "p.yaml", text: yaml }]);
@@ -19,6 +26,13 @@ function edgeOf(yaml: string): CompiledEdge {
 
 const edge = edgeOf(`edge:
   detect: [ACE3, AE2, AE3]
+  routes:
+    - { route: "POST /login", login: { failureStatus: [401, 403] } }
+`);
+
+/** Guessing alone: AE3's rate would also fire on a fast run, and is tested on its own. */
+const loginOnly = edgeOf(`edge:
+  detect: [AE2]
   routes:
     - { route: "POST /login", login: { failureStatus: [401, 403] } }
 `);
@@ -42,11 +56,11 @@ function request(
 
 const COOKIE = { "set-cookie": "sid=abc; HttpOnly" };
 
-function setup() {
+function setup(compiled: CompiledEdge = edge) {
   const clock = new ManualClock(Date.parse("2026-11-22T03:00:00Z"));
   const check = createStatusChecks(() => clock.now());
   const run = (ctx: RequestContext, status: number, headers: Record<string, string> = {}) =>
-    check(edge, ctx, status, headers) ?? [];
+    check(compiled, ctx, status, headers) ?? [];
   return { clock, run };
 }
 
@@ -86,7 +100,7 @@ describe("status checks", () => {
   });
 
   it("login-after-guessing: a success after enough failures by the same address", () => {
-    const { run, clock } = setup();
+    const { run, clock } = setup(loginOnly);
     for (let i = 0; i < LOGIN_GUESSING.failures; i++) {
       clock.advance(5000);
       run(request(), 401);
@@ -95,7 +109,7 @@ describe("status checks", () => {
     assert.deepEqual(ids(success), ["AE2:success"]);
     const evidence = (success[0]!.metadata as { evidence: { kind: string; detail: string } }).evidence;
     assert.equal(evidence.kind, "login-after-guessing");
-    assert.match(evidence.detail, /after 5 failed logins by the same address/);
+    assert.match(evidence.detail, /after 10 failed logins by the same address within 10m/);
     // The run is over: the next success is an ordinary login.
     assert.deepEqual(run(request(), 302, COOKIE), []);
   });
@@ -110,7 +124,7 @@ describe("status checks", () => {
   });
 
   it("is not a breach: fewer failures, failures outside the window, or a reply that logs nobody in", () => {
-    const { run, clock } = setup();
+    const { run, clock } = setup(loginOnly);
     for (let i = 0; i < LOGIN_GUESSING.failures - 1; i++) run(request(), 401);
     assert.deepEqual(run(request(), 200, COOKIE), [], "a person who mistyped a few times");
     for (let i = 0; i < LOGIN_GUESSING.failures; i++) run(request(), 401);
@@ -119,6 +133,29 @@ describe("status checks", () => {
     for (let i = 0; i < LOGIN_GUESSING.failures; i++) run(request(), 401);
     assert.deepEqual(run(request(), 200), [], "a 200 that sets no cookie and names no user");
     assert.deepEqual(ids(run(request({ user: "alice" }), 200)), ["AE2:success"], "the app named the user");
+  });
+
+  it("a person who mistypes five times and then gets it right is not paged by the default run", () => {
+    const { run } = setup();
+    for (let i = 0; i < 5; i++) run(request(), 401);
+    assert.deepEqual(run(request(), 200, COOKIE), []);
+  });
+
+  it("login-after-guessing: the run a login route's policy sets (login.guessing)", () => {
+    const strict = edgeOf(`edge:
+  detect: [AE2]
+  routes:
+    - { route: "POST /login", login: { failureStatus: [401], guessing: { failures: 3, within: 1m } } }
+`);
+    const { run, clock } = setup(strict);
+    for (let i = 0; i < 3; i++) run(request(), 401);
+    const success = run(request(), 200, COOKIE);
+    assert.deepEqual(ids(success), ["AE2:success"]);
+    const evidence = (success[0]!.metadata as { evidence: { detail: string } }).evidence;
+    assert.match(evidence.detail, /after 3 failed logins by the same address within 1m/);
+    for (let i = 0; i < 3; i++) run(request(), 401);
+    clock.advance(61_000);
+    assert.deepEqual(run(request(), 200, COOKIE), [], "the failures fell out of the 1m window");
   });
 
   it("login-after-injection: a successful login on a request that carried an injection", () => {
