@@ -5,8 +5,10 @@
  * (`FILE:LINE:COL`, `env NAME` or `flag --name`) and the setting's YAML path. No side effects
  * beyond reading the file.
  */
+
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { parseRedisUrl } from "./redis-url.ts";
 import { type Config, envName, flagName, SETTINGS, type Setting } from "./settings.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -83,7 +85,9 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
   }
 
   const config = build(values);
-  problems.push(...crossChecks(config, origin));
+  problems.push(...crossChecks(config, origin, new Set(problems.map((p) => p.path))));
+  if (config.redis !== null && config.redisPassword !== null && !hasPassword(config.redis))
+    config.redis = withPassword(config.redis, config.redisPassword);
   if (problems.length > 0) {
     return {
       ok: false,
@@ -185,8 +189,22 @@ function build(values: Map<string, unknown>): Config {
   return root as unknown as Config;
 }
 
-function crossChecks(config: Config, origin: Record<string, string>): ConfigProblem[] {
+/** `refused`: settings already reported, so checks that need them say nothing more. */
+function crossChecks(config: Config, origin: Record<string, string>, refused: Set<string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  if (config.redisPassword !== null && config.redis === null && !refused.has("redis")) {
+    problems.push({
+      where: origin["redisPassword"]!,
+      path: "redisPassword",
+      message: "needs redis: there is no Redis URL to use it with",
+    });
+  } else if (config.redisPassword !== null && config.redis !== null && hasPassword(config.redis)) {
+    problems.push({
+      where: origin["redisPassword"]!,
+      path: "redisPassword",
+      message: "the redis URL has a password already: give it in one place",
+    });
+  }
   if (config.identity.userHeader && config.trustedProxies.length === 0) {
     problems.push({
       where: origin["identity.userHeader"]!,
@@ -247,4 +265,23 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** Whether a (valid) Redis URL carries a password in its userinfo. */
+function hasPassword(url: string): boolean {
+  const target = parseRedisUrl(url);
+  return target.password !== undefined;
+}
+
+/** `redis://host:6379/0` with `s3cr:t` → `redis://:s3cr%3At@host:6379/0` (a user name is kept). */
+export function withPassword(url: string, password: string): string {
+  const scheme = url.indexOf("://") + 3;
+  const rest = url.slice(scheme);
+  const end = rest.search(/[/?#]/);
+  const authority = end === -1 ? rest : rest.slice(0, end);
+  const at = authority.lastIndexOf("@");
+  const user = at === -1 ? "" : authority.slice(0, at);
+  const hosts = at === -1 ? authority : authority.slice(at + 1);
+  const encoded = encodeURIComponent(password);
+  return `${url.slice(0, scheme)}${user}:${encoded}@${hosts}${end === -1 ? "" : rest.slice(end)}`;
 }

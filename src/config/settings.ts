@@ -72,6 +72,12 @@ export const SETTINGS: readonly Setting[] = [
     "shared store URL (redis://, rediss://, +sentinel, +cluster); none = in-memory",
   ),
   setting(
+    "redisPassword",
+    text(/^[\x20-\x7e]{1,512}$/, "a password of 1 to 512 printable ASCII characters", { secret: true }),
+    null,
+    "password for the redis URL, kept out of it (e.g. from a Kubernetes Secret); the URL must not carry one too",
+  ),
+  setting(
     "app",
     text(/^[A-Za-z0-9_.-]{1,64}$/, "an app name of 1 to 64 letters, digits, '_', '.' or '-'"),
     "default",
@@ -197,7 +203,9 @@ export interface Config {
   eventsSocket: string;
   eventsListen: Address | null;
   policy: string[];
+  /** The shared store URL, `redisPassword` already put into it. */
   redis: string | null;
+  redisPassword: string | null;
   app: string;
   trustedProxies: Cidr[];
   mode: "enforce" | "shadow" | null;
