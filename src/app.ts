@@ -31,6 +31,7 @@ import { createTracing } from "./observability/tracing.ts";
 import { createEdgeDetection } from "./pipeline/detect-at-edge.ts";
 import { createProxyServer } from "./pipeline/proxy-server.ts";
 import { createReadDetections } from "./pipeline/read-detections.ts";
+import { requestSource } from "./pipeline/request-source.ts";
 import { createAuditSink, createPolicyMetrics } from "./policy/audit-sink.ts";
 import { createEngine } from "./policy/engine.ts";
 import type { PolicyResult } from "./policy/load.ts";
@@ -196,16 +197,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     inspection: config.inspection,
     policy: policies.current,
     onEvidence(ctx, evidence) {
-      const source = {
-        requestId: ctx.requestId,
-        ip: ctx.clientIp,
-        session: ctx.sessionId,
-        user: ctx.user,
-        method: ctx.method,
-        path: ctx.target,
-        time: Date.now(),
-      };
-      intake.fromEdge(source, [{ ...evidence, outcome: "success" }]);
+      intake.fromEdge(requestSource(ctx, clock.now()), [{ ...evidence, outcome: "success" }]);
     },
     onError: (err) =>
       logger.error({ err: (err as Error).message }, "response evidence could not be recorded"),

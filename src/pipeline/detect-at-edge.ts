@@ -16,11 +16,12 @@ import { bodyKind } from "../events/edge/parameters.ts";
 import { SlidingCounter } from "../events/edge/rate-tracker.ts";
 import { checkBody, checkHead, checkTokensInBody } from "../events/edge/request-checks.ts";
 import { createStatusChecks, type ResponseHeadersLike } from "../events/edge/status-checks.ts";
-import type { EdgeDetection, HeaderSource, Intake } from "../events/intake.ts";
+import type { EdgeDetection, Intake } from "../events/intake.ts";
 import type { Policy } from "../policy/policy.ts";
 import type { Clock } from "../store/clock.ts";
 import type { RequestContext } from "./context.ts";
 import type { Outcome } from "./outcome.ts";
+import { requestSource } from "./request-source.ts";
 
 /**
  * Bytes of a request body scanned for parameters and decoy tokens. The body streams on to the app
@@ -49,17 +50,7 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
   // UT2 counts per address; rebuilt only when a reload changes the window.
   let rates: SlidingCounter | null = null;
 
-  function source(ctx: RequestContext): HeaderSource {
-    return {
-      requestId: ctx.requestId,
-      ip: ctx.clientIp,
-      session: ctx.sessionId,
-      user: ctx.user,
-      method: ctx.method,
-      path: ctx.target,
-      time: now(),
-    };
-  }
+  const source = (ctx: RequestContext) => requestSource(ctx, now());
 
   /** Publish what was found since the last call, and flag the request with it. */
   function report(ctx: RequestContext, found: Findings, from: number): number {

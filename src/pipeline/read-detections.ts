@@ -10,25 +10,14 @@ import { parseDetectionHeaders } from "../events/header-parser.ts";
 import type { Intake } from "../events/intake.ts";
 import type { GatehouseHeaders } from "../forward/interceptors/response-header-hygiene.ts";
 import type { RequestContext } from "./context.ts";
+import { requestSource } from "./request-source.ts";
 
 export function createReadDetections(intake: Intake, correlation: Correlation) {
   return function readDetections(ctx: RequestContext, headers: GatehouseHeaders): void {
     const eventHeader = headers["gatehouse-event"];
     const userHeader = headers["gatehouse-user"];
     if (eventHeader === undefined && userHeader === undefined) return;
-    const user = intake.fromHeaders(
-      {
-        requestId: ctx.requestId,
-        ip: ctx.clientIp,
-        session: ctx.sessionId,
-        user: ctx.user,
-        method: ctx.method,
-        path: ctx.target,
-        time: Date.now(),
-      },
-      eventHeader,
-      userHeader,
-    );
+    const user = intake.fromHeaders(requestSource(ctx, Date.now()), eventHeader, userHeader);
     if (user !== null) {
       ctx.user = user;
       // Socket events that name this request later get the user too.
