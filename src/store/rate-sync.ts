@@ -20,7 +20,14 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "./clock.ts";
-import { backoff, connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
+import {
+  backoff,
+  closeRedis,
+  connectRedis,
+  type RetryOptions,
+  type StoreLogger,
+  withTimeout,
+} from "./redis-connect.ts";
 
 /** One replica's claim on one key in one window. */
 export interface RateClaim {
@@ -146,12 +153,7 @@ export class RateSync {
     await this.#inFlight;
     this.#closed = true;
     this.#ledger.setShared(false);
-    try {
-      if (this.#client.status === "ready") await this.#client.quit();
-    } catch {
-      // Closing anyway.
-    }
-    this.#client.disconnect();
+    await closeRedis(this.#client);
   }
 
   #tick(closing = false): void {

@@ -102,3 +102,17 @@ export function withTimeout<T>(
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Say goodbye to Redis if it is there to hear it, then drop the connection whatever happened. */
+export async function closeRedis(client: {
+  status: string;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}): Promise<void> {
+  try {
+    if (client.status === "ready") await client.quit();
+  } catch {
+    // Closing anyway.
+  }
+  client.disconnect();
+}

@@ -19,7 +19,13 @@ import type { Cluster, Redis } from "ioredis";
 import type { EventOutcome } from "../events/event.ts";
 import type { Incident, IncidentQuery, IncidentResult, IncidentUpdate } from "./incident.ts";
 import { INCIDENT_BOUNDS } from "./incident.ts";
-import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
+import {
+  closeRedis,
+  connectRedis,
+  type RetryOptions,
+  type StoreLogger,
+  withTimeout,
+} from "./redis-connect.ts";
 import type { StoreStatus } from "./store.ts";
 
 const MAX_INCIDENTS = 10_000;
@@ -292,12 +298,7 @@ export class RedisIncidentStore {
 
   async close(): Promise<void> {
     this.#closed = true;
-    try {
-      if (this.#client.status === "ready") await this.#client.quit();
-    } catch {
-      // Closing anyway.
-    }
-    this.#client.disconnect();
+    await closeRedis(this.#client);
   }
 }
 

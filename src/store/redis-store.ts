@@ -13,7 +13,13 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { StoreState } from "./memory-store.ts";
-import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
+import {
+  closeRedis,
+  connectRedis,
+  type RetryOptions,
+  type StoreLogger,
+  withTimeout,
+} from "./redis-connect.ts";
 import { HIT_LUA, MERGE_LUA } from "./redis-scripts.ts";
 import type { HitResult, Store, StoreStatus, WindowHit } from "./store.ts";
 
@@ -157,12 +163,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#closed = true;
-    try {
-      if (this.#client.status === "ready") await this.#client.quit();
-    } catch {
-      // Closing anyway.
-    }
-    this.#client.disconnect();
+    await closeRedis(this.#client);
   }
 
   #withTimeout<T>(promise: Promise<T>): Promise<T> {
