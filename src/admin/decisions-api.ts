@@ -7,7 +7,10 @@
  *   DELETE /v1/decisions/{id}   204, or 404
  *
  * Reads are open like /metrics; POST and DELETE go through `authorize` first, before any body is
- * read. Every error is `application/problem+json`; a refused decision lists each problem as
+ * read. A replica sharing decisions through Redis holds them without their reasons (beyond the
+ * mode), so reads take the whole decisions from Redis; while Redis is unreachable they answer
+ * with the decisions held here, reasons left out, and say so: a `warning` member next to
+ * `decisions`, and a `Gatehouse-Incomplete` header on both reads. Every error is `application/problem+json`; a refused decision lists each problem as
  * `errors: [{field, message}]`. Every mutating call is logged with the caller's address.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -28,6 +31,8 @@ const MAX_LIMIT = 10_000;
 const ORIGINS = ["policy", "breach", "manual", "feed"] as const;
 const FILTERS = ["action", "scope", "value", "origin", "limit"];
 const MAX_LISTED_ERRORS = 100;
+const INCOMPLETE =
+  "the shared store (Redis) is unreachable: decisions are as this replica holds them, reasons left out (only their mode is held here)";
 
 /** What the API logs with; a pino logger is one. */
 export interface AdminLogger {
@@ -93,7 +98,7 @@ export function createDecisionsApi(options: DecisionsApiOptions): DecisionsApi {
     json(res, 201, decisionToJson(decision));
   }
 
-  function list(res: ServerResponse, url: URL): void {
+  async function list(res: ServerResponse, url: URL): Promise<void> {
     const errors: FieldError[] = [];
     for (const key of new Set(url.searchParams.keys())) {
       if (!FILTERS.includes(key)) {
@@ -121,12 +126,16 @@ export function createDecisionsApi(options: DecisionsApiOptions): DecisionsApi {
     }
     if (errors.length > 0) return invalid(res, errors, "the filters are not valid");
     const wanted = value === null ? null : spellings(value);
-    const out: Record<string, unknown>[] = [];
-    for (const d of decisions.list()) {
-      if (out.length >= limit) break;
-      if (matches(d, action, scope, origin, wanted)) out.push(decisionToJson(d));
+    const found: Decision[] = [];
+    for (const d of decisions.newestFirst()) {
+      if (found.length >= limit) break;
+      if (matches(d, action, scope, origin, wanted)) found.push(d);
     }
-    json(res, 200, { decisions: out });
+    const read = await decisions.complete(found);
+    const out = read.decisions.map(decisionToJson);
+    if (read.complete) return json(res, 200, { decisions: out });
+    res.setHeader("gatehouse-incomplete", "reasons");
+    json(res, 200, { decisions: out, warning: INCOMPLETE });
   }
 
   function remove(req: IncomingMessage, res: ServerResponse, id: string): void {
@@ -143,12 +152,20 @@ export function createDecisionsApi(options: DecisionsApiOptions): DecisionsApi {
     res.end();
   }
 
+  async function one(res: ServerResponse, id: string): Promise<void> {
+    const held = decisions.get(id);
+    if (!held) return problem(res, 404, "Not Found", `no live decision ${id} (it may have expired)`);
+    const read = await decisions.complete([held]);
+    if (!read.complete) res.setHeader("gatehouse-incomplete", "reasons");
+    json(res, 200, decisionToJson(read.decisions[0]!));
+  }
+
   return async function decisionsApi(req, res, url) {
     const path = url.pathname;
     const method = req.method ?? "GET";
     const read = method === "GET" || method === "HEAD";
     if (path === "/v1/decisions") {
-      if (read) list(res, url);
+      if (read) await list(res, url);
       else if (method === "POST") await create(req, res);
       else notAllowed(req, res, "GET, HEAD, POST");
       return true;
@@ -158,11 +175,8 @@ export function createDecisionsApi(options: DecisionsApiOptions): DecisionsApi {
     if (id === "" || id.includes("/") || id.length > 128) {
       req.resume();
       problem(res, 404, "Not Found", `no admin endpoint at ${path.slice(0, 200)}`);
-    } else if (read) {
-      const decision = decisions.get(id);
-      if (decision) json(res, 200, decisionToJson(decision));
-      else problem(res, 404, "Not Found", `no live decision ${id} (it may have expired)`);
-    } else if (method === "DELETE") remove(req, res, id);
+    } else if (read) await one(res, id);
+    else if (method === "DELETE") remove(req, res, id);
     else notAllowed(req, res, "GET, HEAD, DELETE");
     return true;
   };

@@ -113,6 +113,10 @@ export async function decisionsCommand(
       const body = await api("GET", `/v1/decisions${query.size > 0 ? `?${query}` : ""}`);
       if (!body) return 1;
       const decisions = (body as { decisions: Record<string, unknown>[] }).decisions;
+      // The replica could not read Redis: the table has no reasons (the JSON carries the warning).
+      const warning = (body as { warning?: unknown }).warning;
+      if (typeof warning === "string" && output !== "json")
+        io.err(`gatehouse decisions list: ${cell(warning, 400)}`);
       if (output === "json") io.out(JSON.stringify(body, null, 2));
       else if (decisions.length === 0) io.out("no live decisions");
       else for (const line of table(decisions)) io.out(line);

@@ -53,7 +53,16 @@ export function createEnforcement(
 ): Enforcement {
   const { clock, logger } = deps;
   const shared = { redis: config.redis, app: config.app, clock, logger };
-  const decisionMap = createReplicatedMap<Decision>({ ...shared, name: "decisions", codec: decisionCodec });
+  // The index is the decisions map's local store: one set of rows for both. Shared through
+  // Redis, it keeps columns and no reason beyond its mode (the admin API reads the rest from
+  // Redis); in this process alone, it keeps every decision whole.
+  const index = new DecisionIndex({ clock, keep: config.redis === null ? "whole" : "columns" });
+  const decisionMap = createReplicatedMap<Decision>({
+    ...shared,
+    name: "decisions",
+    codec: decisionCodec,
+    local: index.store,
+  });
   const bindingMap = createReplicatedMap<string>({
     ...shared,
     name: "sessions",
@@ -62,17 +71,6 @@ export function createEnforcement(
   });
   const sessionUsers = sessionBindings(bindingMap, clock, SESSION_BINDING_TTL);
 
-  const index = new DecisionIndex({ clock });
-  const reindex = () => {
-    index.clear();
-    for (const { value } of decisionMap.entries()) index.add(value);
-  };
-  reindex();
-  decisionMap.onChange((change) => {
-    if (change.kind === "set") index.add(change.value);
-    else if (change.kind === "delete") index.remove(change.key);
-    else reindex();
-  });
   const limiter = createRateLimiter({ ...shared });
   const sweeper = setInterval(() => {
     index.sweep();
@@ -82,6 +80,7 @@ export function createEnforcement(
 
   const callback = config.logout.callback ? createLogoutCallback(config.logout.callback, logger) : null;
   const decisions = createDecisionService(decisionMap, clock, {
+    newestFirst: () => index.newestFirst(),
     onAdded(decision) {
       callback?.notify(decision, sessionUsers.get(decision.value) ?? null);
     },
@@ -94,7 +93,8 @@ export function createEnforcement(
     registers: [deps.registry],
     collect() {
       this.reset();
-      for (const { value } of decisionMap.entries()) this.labels(value.action, value.scope).inc();
+      for (const { action, scope, count } of index.countLive().values())
+        this.labels(action, scope).inc(count);
     },
   });
 

@@ -3,23 +3,42 @@
  * costs a few lookups however many decisions there are (DESIGN section 5: the request path never
  * waits on Redis). IP and range decisions live in one prefix trie per family (ip-trie.ts), an
  * `ip` decision being a /32 or /128; users and sessions in maps; global decisions in one list.
- * Everything is parsed and compiled in add() (STYLE pattern 5); match() parses the client address
- * into a reused buffer and allocates nothing for IPv4 or IPv6.
+ * Everything is parsed and compiled when a decision comes (STYLE pattern 5); match() parses the
+ * client address into a reused buffer, and a request that matches nothing allocates nothing.
+ *
+ * Decisions are held in columns, not as one object graph each (issue 5: a million decisions
+ * loaded from Redis within 400 MB; on a 64-bit V8 without pointer compression a decoded decision
+ * costs ~460 bytes as objects, ~150 here): one row number per decision, typed arrays for times
+ * and kinds, the trie holding the head row of each network's list, and side maps for what few
+ * decisions have (rates, routes, statuses, delays). The same rows are the decisions map's local
+ * store (`store`, a LocalStore): the replicated map and the index share them.
+ *
+ * With `keep: "columns"` (the Redis-backed map) a decision's reason is not held beyond its mode:
+ * the admin API reads whole decisions from Redis (decision-service.ts). An ip or range value is
+ * re-created from the trie's network when that gives back the text that came (the canonical
+ * form the admin API and the policy engine write); any other text is kept as it came. A decision
+ * the columns cannot represent exactly (an action, scope or origin this version does not know,
+ * a field of an unexpected type) is kept whole. With `keep: "whole"` (the in-memory map, and the
+ * default) every decision is also kept as it came, and match() hands out that very object.
  *
  * When several decisions of one action apply to a request, the one enforced is chosen
  * deterministically: block, the one lasting longest; throttle, the lowest rate; tarpit, the
  * longest delay; disable, logout and flag, the first added. Ties go to the first added.
- * "Added" counts from the first add() of an id: replacing a decision keeps its place, as
+ * "Added" counts from the first add of an id: replacing a decision keeps its place, as
  * re-setting a key keeps its place in a Map.
  *
- * Not held, so never matched: shadow decisions (recorded as "would have", never enforced),
- * decisions already expired, values that do not parse (an `ip` that is not an address, a `range`
- * that is not a CIDR), disables without a route pattern that compiles, unknown actions or
- * scopes. Adding one of these under the id of a held decision removes that decision.
+ * Not matched (and, through add(), not held at all): shadow decisions (recorded as "would have",
+ * never enforced), decisions already expired, values that do not parse (an `ip` that is not an
+ * address, a `range` that is not a CIDR), disables without a route pattern that compiles, unknown
+ * actions or scopes. Adding one of these under the id of a held decision removes that decision.
+ * The map's store holds them all the same (the admin API lists what the map holds).
  */
+import ipaddr from "ipaddr.js";
 import { parseCidr, parseIp } from "../actor/cidr.ts";
+import type { Rate } from "../config/units.ts";
 import type { Clock } from "../store/clock.ts";
-import type { Decision } from "../store/decision.ts";
+import type { Decision, DecisionAction, DecisionOrigin, DecisionScopeName } from "../store/decision.ts";
+import type { LocalStore } from "../store/local-view.ts";
 import { PrefixTrie, parseAddress } from "./ip-trie.ts";
 import { compileRoutes, type RouteMatcher } from "./route-matcher.ts";
 
@@ -51,159 +70,126 @@ export function emptyMatches(): Matches {
 const BLOCK = 0;
 const THROTTLE = 1;
 const DISABLE = 2;
-const LOGOUT = 3;
 const TARPIT = 4;
-const FLAG = 5;
-const ACTIONS: Readonly<Record<string, number>> = {
-  block: BLOCK,
-  throttle: THROTTLE,
-  disable: DISABLE,
-  logout: LOGOUT,
-  tarpit: TARPIT,
-  flag: FLAG,
-};
+/** An action this version does not know: held (whole), never matched. */
+const OTHER = 6;
+const ACTION_NAMES: readonly DecisionAction[] = ["block", "throttle", "disable", "logout", "tarpit", "flag"];
+const SCOPE_NAMES: readonly DecisionScopeName[] = ["ip", "range", "session", "user", "global"];
+const ORIGIN_NAMES: readonly DecisionOrigin[] = ["policy", "breach", "manual", "feed"];
 
-/**
- * A held decision, with what match() compares already worked out. Kept small: an index of a
- * million decisions pays for every field a million times (bench/RESULTS.md).
- */
-interface Entry {
-  readonly decision: Decision;
-  readonly action: number;
-  /** Add order: lower was added first. */
-  readonly seq: number;
-  /** disable, throttle and tarpit: what match() weighs; null for the other actions. */
-  readonly terms: Terms | null;
-  readonly bucket: Bucket;
-  /** The next decision in the same bucket. */
-  next: Entry | null;
-}
-
-interface Terms {
-  /** disable: its compiled routes. */
-  readonly routes: RouteMatcher | null;
-  /** throttle: the rate as count per perMs; no usable rate counts as an infinite one. */
-  readonly rateCount: number;
-  readonly ratePerMs: number;
-  /** tarpit: the delay, ms. */
-  readonly delay: number;
-}
-
+/** Where a row is filed (its bucket kind). */
 const V4 = 0;
 const V6 = 1;
 const USER = 2;
 const SESSION = 3;
 const GLOBAL = 4;
+const UNFILED = 7;
 
-/** The decisions that share one scope and value, and where they are filed. */
-interface Bucket {
-  readonly kind: number;
-  /** user and session: the value. */
-  readonly name: string;
-  /**
-   * v4 and v6: the network's words (w1-w3 are 0 for IPv4) and prefix length. Plain numbers, not
-   * an Int32Array: a typed array costs ~200 bytes of its own, per decision.
-   */
-  readonly w0: number;
-  readonly w1: number;
-  readonly w2: number;
-  readonly w3: number;
-  readonly prefix: number;
-  /** A list, not an array: per request, two pointers fewer to chase (the array and its store). */
-  head: Entry | null;
-}
+/** Flags per row. */
+const USED = 1;
+const SHADOW = 2;
 
 /** Time not read yet in this match() call. */
 const NOT_READ = Number.NEGATIVE_INFINITY;
+/** Matched decisions materialised from columns, kept for the next request that matches them. */
+const MAX_CACHED = 4096;
+
+export interface DecisionIndexOptions {
+  clock: Clock;
+  /** `whole`: keep each decision as given (default); `columns`: keep no reason beyond its mode. */
+  keep?: "whole" | "columns";
+}
 
 export class DecisionIndex {
   readonly #clock: Clock;
-  readonly #byId = new Map<string, Entry>();
-  readonly #v4 = new PrefixTrie<Bucket>(4);
-  readonly #v6 = new PrefixTrie<Bucket>(6);
-  readonly #users = new Map<string, Bucket>();
-  readonly #sessions = new Map<string, Bucket>();
-  readonly #global: Bucket = newBucket(GLOBAL, "*", null, 0);
-  /** A network's words while it is parsed, filed or removed. */
+  readonly #whole: boolean;
+  /** id → row; a row's id is the same string. */
+  readonly #rows = new Map<string, number>();
+  #ids: string[] = [];
+  /** user and session values, and ip or range text that the network does not give back. */
+  #names: (string | null)[] = [];
+  #until = new Float64Array(0);
+  #created = new Float64Array(0);
+  /** Add order: lower was added first (a double: it never wraps). */
+  #seq = new Float64Array(0);
+  #action = new Uint8Array(0);
+  #scope = new Uint8Array(0);
+  #origin = new Uint8Array(0);
+  #kind = new Uint8Array(0);
+  #flags = new Uint8Array(0);
+  /** The map's snapshot generation (LocalStore). */
+  #gen = new Int32Array(0);
+  /** The next row in the same bucket, or in the free list; -1 ends both. */
+  #next = new Int32Array(0);
+  /** v4 and v6 rows: their trie node. */
+  #node = new Int32Array(0);
+  /** Rows in use or freed (rows past it were never used). */
+  #high = 0;
+  #free = -1;
+  #seqNext = 0;
+  /** Rows filed in a bucket: what match() can find. */
+  #filed = 0;
+
+  // Sparse: what few decisions have.
+  readonly #routes = new Map<number, readonly string[]>();
+  readonly #matchers = new Map<number, RouteMatcher>();
+  readonly #rates = new Map<number, Rate>();
+  readonly #statuses = new Map<number, number>();
+  readonly #delays = new Map<number, number>();
+  /** Decisions kept as they came: every one with keep "whole", the odd ones otherwise. */
+  readonly #kept = new Map<number, Decision>();
+  readonly #cache = new Map<number, Decision>();
+
+  readonly #v4 = new PrefixTrie<number>(4);
+  readonly #v6 = new PrefixTrie<number>(6);
+  readonly #users = new Map<string, number>();
+  readonly #sessions = new Map<string, number>();
+  #globalHead = -1;
+  /** A network's words while it is parsed and filed; and, apart, while one is read back. */
   readonly #words = new Int32Array(4);
-  #seq = 0;
+  readonly #readBack = new Int32Array(4);
 
   // Per-call scratch, reused so that match() allocates nothing.
   readonly #address = new Int32Array(4);
-  readonly #found: Bucket[] = new Array<Bucket>(129).fill(this.#global);
-  readonly #best: (Entry | null)[] = [null, null, null, null, null, null];
+  readonly #found: number[] = new Array<number>(129).fill(-1);
+  readonly #best = new Int32Array(6).fill(-1);
   #now = NOT_READ;
 
-  constructor(options: { clock: Clock }) {
+  /** The rows as the decisions map's local store (see the header for what `columns` keeps). */
+  readonly store: LocalStore<Decision>;
+
+  constructor(options: DecisionIndexOptions) {
     this.#clock = options.clock;
+    this.#whole = (options.keep ?? "whole") === "whole";
+    this.store = this.#asStore();
   }
 
-  /** Decisions held (see the header for what is not). */
+  /** Decisions match() can find, expired ones included until swept. */
   get size(): number {
-    return this.#byId.size;
+    return this.#filed;
   }
 
-  /** Index a decision, replacing the one with the same id. */
+  /** Index a decision, replacing the one with the same id; one that cannot apply is not held. */
   add(decision: Decision): void {
-    const old = this.#byId.get(decision.id);
-    if (old) this.#drop(old);
-    const action = ACTIONS[decision.action];
-    if (action === undefined || decision.reason?.mode === "shadow") return;
-    if (!(decision.until > this.#clock.now())) return;
-    let terms: Terms | null = null;
-    if (action === DISABLE) {
-      const routes = compileRoutes(decision.routes);
-      if (routes === null) return;
-      terms = { routes, rateCount: 0, ratePerMs: 1, delay: 0 };
-    } else if (action === THROTTLE) {
-      const rate = decision.rate;
-      const usable = rate != null && rate.count >= 0 && rate.perMs > 0 && Number.isFinite(rate.perMs);
-      terms = {
-        routes: null,
-        rateCount: usable ? rate.count : Number.POSITIVE_INFINITY,
-        ratePerMs: usable ? rate.perMs : 1,
-        delay: 0,
-      };
-    } else if (action === TARPIT) {
-      const delay = Number(decision.delayMs);
-      terms = { routes: null, rateCount: 0, ratePerMs: 1, delay: delay > 0 ? delay : 0 };
-    }
-    const bucket = this.#bucketFor(decision);
-    if (bucket === null) return;
-    const entry: Entry = {
-      decision,
-      action,
-      seq: old ? old.seq : this.#seq++,
-      terms,
-      bucket,
-      next: bucket.head,
-    };
-    bucket.head = entry;
-    this.#byId.set(decision.id, entry);
+    if (this.#put(decision.id, decision, decision.until, 0, true) === -1) this.remove(decision.id);
   }
 
   remove(id: string): void {
-    const entry = this.#byId.get(id);
-    if (entry) this.#drop(entry);
+    const row = this.#rows.get(id);
+    if (row !== undefined) this.#release(row);
   }
 
   clear(): void {
-    this.#byId.clear();
-    this.#v4.clear();
-    this.#v6.clear();
-    this.#users.clear();
-    this.#sessions.clear();
-    this.#global.head = null;
-    this.#found.fill(this.#global);
+    for (const row of [...this.#rows.values()]) this.#release(row);
   }
 
-  /**
-   * Drop expired decisions (match already ignores them). O(size): ~2.5 ms to look over 100 000,
-   * ~45 ms when all of them expire at once. Call it every few seconds, not per request.
-   */
+  /** Drop expired decisions (match already ignores them). O(rows), a pass over one typed array. */
   sweep(): void {
     const now = this.#clock.now();
-    for (const entry of this.#byId.values()) if (entry.decision.until <= now) this.#drop(entry);
+    const until = this.#until;
+    const flags = this.#flags;
+    for (let row = 0; row < this.#high; row++)
+      if ((flags[row]! & USED) !== 0 && !(until[row]! > now)) this.#release(row);
   }
 
   /** Fills and returns `out` (reset first) with, per action, the decision that applies to this request, or null. */
@@ -214,138 +200,417 @@ export class DecisionIndex {
     out.logout = null;
     out.tarpit = null;
     out.flag = null;
-    if (this.#byId.size === 0) return out;
+    if (this.#filed === 0) return out;
     this.#now = NOT_READ;
     if (this.#v4.size !== 0 || this.#v6.size !== 0) {
       const family = parseAddress(facts.ip, this.#address);
       let found = 0;
       if (family === 4 && this.#v4.size !== 0) found = this.#v4.collect4(this.#address[0]!, this.#found);
       else if (family === 6 && this.#v6.size !== 0) found = this.#v6.collect6(this.#address, this.#found);
-      for (let i = 0; i < found; i++) this.#visit(this.#found[i]!.head, facts);
+      for (let i = 0; i < found; i++) this.#visit(this.#found[i]!, facts);
     }
     if (this.#users.size !== 0 && typeof facts.user === "string") {
-      const bucket = this.#users.get(facts.user);
-      if (bucket) this.#visit(bucket.head, facts);
+      const head = this.#users.get(facts.user);
+      if (head !== undefined) this.#visit(head, facts);
     }
     if (this.#sessions.size !== 0 && typeof facts.session === "string") {
-      const bucket = this.#sessions.get(facts.session);
-      if (bucket) this.#visit(bucket.head, facts);
+      const head = this.#sessions.get(facts.session);
+      if (head !== undefined) this.#visit(head, facts);
     }
-    if (this.#global.head !== null) this.#visit(this.#global.head, facts);
+    if (this.#globalHead !== -1) this.#visit(this.#globalHead, facts);
     const best = this.#best;
-    out.block = best[BLOCK]?.decision ?? null;
-    out.throttle = best[THROTTLE]?.decision ?? null;
-    out.disable = best[DISABLE]?.decision ?? null;
-    out.logout = best[LOGOUT]?.decision ?? null;
-    out.tarpit = best[TARPIT]?.decision ?? null;
-    out.flag = best[FLAG]?.decision ?? null;
-    for (let a = 0; a < 6; a++) best[a] = null;
+    if (best[0] !== -1) out.block = this.#matched(best[0]!);
+    if (best[1] !== -1) out.throttle = this.#matched(best[1]!);
+    if (best[2] !== -1) out.disable = this.#matched(best[2]!);
+    if (best[3] !== -1) out.logout = this.#matched(best[3]!);
+    if (best[4] !== -1) out.tarpit = this.#matched(best[4]!);
+    if (best[5] !== -1) out.flag = this.#matched(best[5]!);
+    best.fill(-1);
     return out;
   }
 
+  /** Live decisions held (matchable or not) per action and scope, for the active-decisions gauge. */
+  countLive(): Map<string, { action: string; scope: string; count: number }> {
+    const now = this.#clock.now();
+    const out = new Map<string, { action: string; scope: string; count: number }>();
+    for (const row of this.#rows.values()) {
+      if (!(this.#until[row]! > now)) continue;
+      const d = this.#kept.get(row);
+      const action = d ? String(d.action) : ACTION_NAMES[this.#action[row]!]!;
+      const scope = d ? String(d.scope) : SCOPE_NAMES[this.#scope[row]!]!;
+      const key = `${action}\u0000${scope}`;
+      const slot = out.get(key);
+      if (slot) slot.count++;
+      else out.set(key, { action, scope, count: 1 });
+    }
+    return out;
+  }
+
+  /** Live decisions held, newest first (ties by id), each made only when it is reached. */
+  *newestFirst(): IterableIterator<Decision> {
+    const now = this.#clock.now();
+    const rows: number[] = [];
+    for (const row of this.#rows.values()) if (this.#until[row]! > now) rows.push(row);
+    const created = this.#created;
+    const ids = this.#ids;
+    rows.sort((a, b) => created[b]! - created[a]! || (ids[a]! < ids[b]! ? -1 : 1));
+    for (const row of rows) if ((this.#flags[row]! & USED) !== 0) yield this.#decisionAt(row);
+  }
+
   /** Weigh one bucket's live decisions against the best found so far, per action. */
-  #visit(head: Entry | null, facts: RequestFacts): void {
+  #visit(head: number, facts: RequestFacts): void {
     if (this.#now === NOT_READ) this.#now = this.#clock.now();
     const now = this.#now;
     const best = this.#best;
-    for (let e = head; e !== null; e = e.next) {
-      if (e.decision.until <= now) continue;
-      const current = best[e.action] as Entry | null;
-      if (current !== null && !preferred(e, current)) continue;
-      if (e.action === DISABLE && !e.terms!.routes!.matches(facts.method, facts.path)) continue;
-      best[e.action] = e;
+    const until = this.#until;
+    const actions = this.#action;
+    const next = this.#next;
+    for (let r = head; r !== -1; r = next[r]!) {
+      if (until[r]! <= now) continue;
+      const action = actions[r]!;
+      const current = best[action]!;
+      if (current !== -1 && !this.#preferred(r, current, action)) continue;
+      if (action === DISABLE && !this.#matchers.get(r)!.matches(facts.method, facts.path)) continue;
+      best[action] = r;
     }
   }
 
-  /** The bucket a decision goes in, made if need be; null when its value does not parse. */
-  #bucketFor(d: Decision): Bucket | null {
+  /** Whether row `a` is enforced rather than row `b`, of the same action, when both apply. */
+  #preferred(a: number, b: number, action: number): boolean {
+    if (action === BLOCK) {
+      const ua = this.#until[a]!;
+      const ub = this.#until[b]!;
+      if (ua !== ub) return ua > ub;
+    } else if (action === THROTTLE) {
+      // count/perMs compared without dividing: both products are exact below 2^53.
+      const ra = this.#rates.get(a);
+      const rb = this.#rates.get(b);
+      const mine = rateCount(ra) * ratePerMs(rb);
+      const theirs = rateCount(rb) * ratePerMs(ra);
+      if (mine !== theirs) return mine < theirs;
+    } else if (action === TARPIT) {
+      const da = tarpitDelay(this.#delays.get(a));
+      const db = tarpitDelay(this.#delays.get(b));
+      if (da !== db) return da > db;
+    }
+    return this.#seq[a]! < this.#seq[b]!;
+  }
+
+  /** The decision of a matched row: made once and cached, so a repeated hit allocates nothing. */
+  #matched(row: number): Decision {
+    const kept = this.#kept.get(row) ?? this.#cache.get(row);
+    if (kept !== undefined) return kept;
+    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+    const d = this.#decisionAt(row);
+    this.#cache.set(row, d);
+    return d;
+  }
+
+  /** A row as a decision (DESIGN section 5 shape; the reason as the header says). */
+  #decisionAt(row: number): Decision {
+    const kept = this.#kept.get(row);
+    if (kept !== undefined) return kept;
+    return {
+      id: this.#ids[row]!,
+      action: ACTION_NAMES[this.#action[row]!]!,
+      scope: SCOPE_NAMES[this.#scope[row]!]!,
+      value: this.#names[row] ?? this.#networkText(row),
+      routes: this.#routes.get(row) ?? null,
+      until: this.#until[row]!,
+      createdAt: this.#created[row]!,
+      origin: ORIGIN_NAMES[this.#origin[row]!]!,
+      reason: { mode: (this.#flags[row]! & SHADOW) !== 0 ? "shadow" : "enforce" },
+      rate: this.#rates.get(row) ?? null,
+      status: this.#statuses.get(row) ?? null,
+      delayMs: this.#delays.get(row) ?? null,
+    };
+  }
+
+  /** The ip or range text of a row filed in a trie, from its node (the network as filed: masked). */
+  #networkText(row: number): string {
+    const kind = this.#kind[row]!;
+    const words = this.#readBack;
+    const prefix = (kind === V4 ? this.#v4 : this.#v6).keyAt(this.#node[row]!, words);
+    return networkText(kind, words, prefix, this.#scope[row] === 1);
+  }
+
+  /**
+   * Hold `decision` for `id` until `until` in one row (replacing keeps the row and its place in
+   * add order) and file it where match() finds it. `onlyMatchable`: hold nothing, returning -1,
+   * for a decision that cannot apply.
+   */
+  #put(id: string, d: Decision, until: number, gen: number, onlyMatchable: boolean): number {
+    const action = typeof d.action === "string" ? ACTION_NAMES.indexOf(d.action) : -1;
+    const shadow = d.reason?.mode === "shadow";
+    let matcher: RouteMatcher | null = null;
+    if (action === DISABLE) matcher = compileRoutes(d.routes);
+    const matchable =
+      action !== -1 && !shadow && d.until > this.#clock.now() && (action !== DISABLE || matcher !== null);
+    const network = matchable ? this.#parseFiling(d) : null;
+    if (onlyMatchable && network === null) return -1;
+
+    let row = this.#rows.get(id);
+    if (row === undefined) {
+      row = this.#allocate();
+      this.#ids[row] = id;
+      this.#seq[row] = this.#seqNext++;
+      this.#rows.set(id, row);
+    } else this.#clearRow(row);
+    this.#kind[row] = UNFILED;
+    const scope = typeof d.scope === "string" ? SCOPE_NAMES.indexOf(d.scope) : -1;
+    const origin = typeof d.origin === "string" ? ORIGIN_NAMES.indexOf(d.origin) : -1;
+    this.#until[row] = until;
+    this.#created[row] = typeof d.createdAt === "number" ? d.createdAt : Number.NaN;
+    this.#action[row] = action === -1 ? OTHER : action;
+    this.#scope[row] = scope === -1 ? 0 : scope;
+    this.#origin[row] = origin === -1 ? 0 : origin;
+    this.#flags[row] = USED | (shadow ? SHADOW : 0);
+    this.#gen[row] = gen;
+    this.#names[row] = typeof d.value === "string" ? d.value : null;
+    if (d.routes != null) this.#routes.set(row, d.routes);
+    if (matcher !== null) this.#matchers.set(row, matcher);
+    if (d.rate != null) this.#rates.set(row, d.rate);
+    if (d.status != null) this.#statuses.set(row, d.status);
+    if (d.delayMs != null) this.#delays.set(row, d.delayMs);
+    if (network !== null) this.#file(row, network[0], network[1], d.value);
+    if (this.#whole || !representable(d, action, scope, origin, until)) this.#kept.set(row, d);
+    return row;
+  }
+
+  /** Where a matchable decision goes: [bucket kind, prefix], the network in #words; null when its value does not parse. */
+  #parseFiling(d: Decision): [number, number] | null {
     switch (d.scope) {
       case "global":
-        return this.#global;
+        return [GLOBAL, 0];
       case "user":
-      case "session": {
-        if (typeof d.value !== "string") return null;
-        const map = d.scope === "user" ? this.#users : this.#sessions;
-        let bucket = map.get(d.value);
-        if (!bucket) {
-          bucket = newBucket(d.scope === "user" ? USER : SESSION, d.value, null, 0);
-          map.set(d.value, bucket);
-        }
-        return bucket;
-      }
+      case "session":
+        return typeof d.value === "string" ? [d.scope === "user" ? USER : SESSION, 0] : null;
       case "ip":
-      case "range": {
-        const words = this.#words;
-        const network = parseNetwork(d.scope, d.value, words);
-        if (network === null) return null;
-        const [kind, prefix] = network;
-        const trie = kind === V4 ? this.#v4 : this.#v6;
-        let bucket = trie.get(words, prefix);
-        if (!bucket) {
-          bucket = newBucket(kind, "", words, prefix);
-          trie.set(words, prefix, bucket);
-        }
-        return bucket;
-      }
+      case "range":
+        return parseNetwork(d.scope, d.value, this.#words);
       default:
         return null;
     }
   }
 
-  #drop(entry: Entry): void {
-    this.#byId.delete(entry.decision.id);
-    const bucket = entry.bucket;
-    if (bucket.head === entry) bucket.head = entry.next;
-    else {
-      let e = bucket.head;
-      while (e !== null && e.next !== entry) e = e.next;
-      if (e !== null) e.next = entry.next;
+  /** Put a row at the head of its bucket (the network, if any, is in #words). */
+  #file(row: number, kind: number, prefix: number, value: string): void {
+    const next = this.#next;
+    this.#kind[row] = kind;
+    this.#filed++;
+    if (kind === V4 || kind === V6) {
+      const trie = kind === V4 ? this.#v4 : this.#v6;
+      let node = trie.nodeOf(this.#words, prefix);
+      if (node === -1) {
+        trie.set(this.#words, prefix, row);
+        node = trie.nodeOf(this.#words, prefix);
+        next[row] = -1;
+      } else {
+        next[row] = trie.valueAt(node)!;
+        trie.setValueAt(node, row);
+      }
+      this.#node[row] = node;
+      // The trie gives the text back: hold none of it (most decisions come canonical).
+      if (this.#networkText(row) === value) this.#names[row] = null;
+    } else if (kind === GLOBAL) {
+      next[row] = this.#globalHead;
+      this.#globalHead = row;
+    } else {
+      const map = kind === USER ? this.#users : this.#sessions;
+      next[row] = map.get(value) ?? -1;
+      map.set(value, row);
     }
-    if (bucket.head !== null) return;
-    if (bucket.kind === V4 || bucket.kind === V6) {
-      const words = this.#words;
-      words[0] = bucket.w0;
-      words[1] = bucket.w1;
-      words[2] = bucket.w2;
-      words[3] = bucket.w3;
-      (bucket.kind === V4 ? this.#v4 : this.#v6).delete(words, bucket.prefix);
-    } else if (bucket.kind === USER) this.#users.delete(bucket.name);
-    else if (bucket.kind === SESSION) this.#sessions.delete(bucket.name);
+  }
+
+  /** Take a row out of its bucket; an emptied bucket leaves the trie or map. */
+  #unfile(row: number): void {
+    const kind = this.#kind[row]!;
+    if (kind === UNFILED) return;
+    const next = this.#next;
+    this.#filed--;
+    this.#kind[row] = UNFILED;
+    let head: number;
+    const trie = kind === V4 ? this.#v4 : kind === V6 ? this.#v6 : null;
+    // Before the bucket may go: a trie row's value text is re-created from its node.
+    if (trie !== null && this.#names[row] === null) this.#names[row] = this.#networkText(row);
+    const name = kind === USER || kind === SESSION ? this.#names[row]! : "";
+    const map = kind === USER ? this.#users : this.#sessions;
+    if (trie !== null) head = trie.valueAt(this.#node[row]!)!;
+    else if (kind === GLOBAL) head = this.#globalHead;
+    else head = map.get(name)!;
+    if (head !== row) {
+      let r = head;
+      while (r !== -1 && next[r] !== row) r = next[r]!;
+      if (r !== -1) next[r] = next[row]!;
+      return;
+    }
+    const rest = next[row]!;
+    if (trie !== null) {
+      const node = this.#node[row]!;
+      if (rest !== -1) trie.setValueAt(node, rest);
+      else trie.delete(this.#readBack, trie.keyAt(node, this.#readBack));
+    } else if (kind === GLOBAL) this.#globalHead = rest;
+    else if (rest !== -1) map.set(name, rest);
+    else map.delete(name);
+  }
+
+  /** Forget what a row holds beyond its id and add order. */
+  #clearRow(row: number): void {
+    this.#unfile(row);
+    this.#routes.delete(row);
+    this.#matchers.delete(row);
+    this.#rates.delete(row);
+    this.#statuses.delete(row);
+    this.#delays.delete(row);
+    this.#kept.delete(row);
+    this.#cache.delete(row);
+    this.#names[row] = null;
+  }
+
+  #release(row: number): void {
+    this.#clearRow(row);
+    this.#rows.delete(this.#ids[row]!);
+    this.#ids[row] = "";
+    this.#flags[row] = 0;
+    this.#next[row] = this.#free;
+    this.#free = row;
+  }
+
+  #allocate(): number {
+    if (this.#free !== -1) {
+      const row = this.#free;
+      this.#free = this.#next[row]!;
+      return row;
+    }
+    if (this.#high === this.#until.length) this.#grow(Math.max(64, this.#high * 2));
+    const row = this.#high++;
+    this.#ids.push("");
+    this.#names.push(null);
+    return row;
+  }
+
+  #grow(capacity: number): void {
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(capacity);
+      b.set(a);
+      return b;
+    };
+    const u8 = (a: Uint8Array) => {
+      const b = new Uint8Array(capacity);
+      b.set(a);
+      return b;
+    };
+    const i32 = (a: Int32Array) => {
+      const b = new Int32Array(capacity);
+      b.set(a);
+      return b;
+    };
+    this.#until = f64(this.#until);
+    this.#created = f64(this.#created);
+    this.#seq = f64(this.#seq);
+    this.#action = u8(this.#action);
+    this.#scope = u8(this.#scope);
+    this.#origin = u8(this.#origin);
+    this.#kind = u8(this.#kind);
+    this.#flags = u8(this.#flags);
+    this.#gen = i32(this.#gen);
+    this.#next = i32(this.#next);
+    this.#node = i32(this.#node);
+  }
+
+  #asStore(): LocalStore<Decision> {
+    const index = this;
+    const rows = this.#rows;
+    const live = (row: number) => this.#until[row]! > this.#clock.now();
+    return {
+      get size() {
+        return rows.size;
+      },
+      get(key) {
+        const row = rows.get(key);
+        if (row === undefined) return undefined;
+        if (!live(row)) {
+          index.#release(row);
+          return undefined;
+        }
+        return index.#decisionAt(row);
+      },
+      *entries() {
+        for (const [key, row] of rows)
+          if (live(row)) yield { key, value: index.#decisionAt(row), until: index.#until[row]! };
+      },
+      hold(key, value, until, gen) {
+        index.#put(key, value, until, gen, false);
+      },
+      delete(key) {
+        const row = rows.get(key);
+        if (row === undefined) return false;
+        index.#release(row);
+        return true;
+      },
+      sweep: () => this.sweep(),
+      confirm(key, gen) {
+        const row = rows.get(key);
+        if (row !== undefined) index.#gen[row] = gen;
+      },
+      dropUnconfirmed(gen, keep) {
+        for (const [key, row] of rows) if (index.#gen[row] !== gen && !keep(key)) index.#release(row);
+      },
+    };
   }
 }
 
-function newBucket(kind: number, name: string, words: Int32Array | null, prefix: number): Bucket {
-  const v4 = kind === V4;
-  return {
-    kind,
-    name,
-    w0: words === null ? 0 : words[0]!,
-    w1: words === null || v4 ? 0 : words[1]!,
-    w2: words === null || v4 ? 0 : words[2]!,
-    w3: words === null || v4 ? 0 : words[3]!,
-    prefix,
-    head: null,
-  };
+/**
+ * Whether the columns give back `d` exactly, reason aside (which `columns` does not keep beyond
+ * its mode): known names, fields of the types section 5 gives them, and the map's expiry its own.
+ */
+function representable(d: Decision, action: number, scope: number, origin: number, until: number): boolean {
+  const mode = d.reason?.mode;
+  return (
+    action !== -1 &&
+    scope !== -1 &&
+    origin !== -1 &&
+    (mode === "enforce" || mode === "shadow") &&
+    typeof d.value === "string" &&
+    d.until === until &&
+    typeof d.createdAt === "number" &&
+    (d.routes === null || (Array.isArray(d.routes) && d.routes.every((r) => typeof r === "string"))) &&
+    (d.rate === null || (typeof d.rate?.count === "number" && typeof d.rate.perMs === "number")) &&
+    (d.status === null || typeof d.status === "number") &&
+    (d.delayMs === null || typeof d.delayMs === "number")
+  );
 }
 
-/** Whether `e` is enforced rather than `current`, of the same action, when both apply. */
-function preferred(e: Entry, current: Entry): boolean {
-  switch (e.action) {
-    case BLOCK:
-      if (e.decision.until !== current.decision.until) return e.decision.until > current.decision.until;
-      break;
-    case THROTTLE: {
-      // count/perMs compared without dividing: both products are exact below 2^53.
-      const mine = e.terms!.rateCount * current.terms!.ratePerMs;
-      const theirs = current.terms!.rateCount * e.terms!.ratePerMs;
-      if (mine !== theirs) return mine < theirs;
-      break;
-    }
-    case TARPIT:
-      if (e.terms!.delay !== current.terms!.delay) return e.terms!.delay > current.terms!.delay;
-      break;
+/** A throttle's rate as count per perMs; no usable rate counts as an infinite one. */
+function usableRate(rate: Rate | undefined): boolean {
+  return rate != null && rate.count >= 0 && rate.perMs > 0 && Number.isFinite(rate.perMs);
+}
+
+function rateCount(rate: Rate | undefined): number {
+  return usableRate(rate) ? rate!.count : Number.POSITIVE_INFINITY;
+}
+
+function ratePerMs(rate: Rate | undefined): number {
+  return usableRate(rate) ? rate!.perMs : 1;
+}
+
+function tarpitDelay(delayMs: number | undefined): number {
+  const delay = Number(delayMs ?? null);
+  return delay > 0 ? delay : 0;
+}
+
+/** The canonical text of a network: an address for `ip`, CIDR for `range` (as parseCidr writes it). */
+function networkText(kind: number, words: Int32Array, prefix: number, range: boolean): string {
+  let address: string;
+  if (kind === V4) {
+    const w = words[0]!;
+    address = `${(w >>> 24) & 255}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+  } else {
+    const bytes: number[] = [];
+    for (let i = 0; i < 16; i++) bytes.push((words[i >> 2]! >>> (24 - 8 * (i & 3))) & 255);
+    address = ipaddr.fromByteArray(bytes).toString();
   }
-  return e.seq < current.seq;
+  return range ? `${address}/${prefix}` : address;
 }
 
 /**

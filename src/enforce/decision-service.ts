@@ -3,6 +3,11 @@
  * and operators' (manual, through the admin API) go into one replicated map, keyed by id, that
  * every replica holds whole; enforcement indexes it (decision-index.ts). Shadow-mode decisions
  * never come here: they are logged as "would have" and enforced nowhere.
+ *
+ * Shared through Redis, a replica holds each decision without its reason (beyond its mode): a
+ * million of them must fit in a few hundred megabytes. `complete` reads the whole decisions from
+ * Redis for the admin API; while Redis is unreachable it answers with what is held here and says
+ * the reasons are missing.
  */
 import { randomUUID } from "node:crypto";
 import type { Rate } from "../config/units.ts";
@@ -35,18 +40,29 @@ export interface DecisionInput {
 export interface DecisionService {
   /** Live decisions, newest first. */
   list(): Decision[];
+  /** As list(), lazily: a listing that stops early makes only what it reads. */
+  newestFirst(): Iterable<Decision>;
   get(id: string): Decision | undefined;
   /** An operator's (or a feed's) decision; returns it as stored. */
   add(input: DecisionInput, origin: Extract<DecisionOrigin, "manual" | "feed">): Decision;
   /** A decision the policy engine made (enforce mode only). */
   apply(decision: Decision): void;
   remove(id: string): boolean;
+  /**
+   * The same decisions as stored in the shared store, reasons included (one MGET). `complete`
+   * is false when the shared store could not answer: then they are as held here, where a
+   * Redis-backed replica keeps no reason beyond its mode. A decision gone from the store
+   * meanwhile is answered as held.
+   */
+  complete(decisions: readonly Decision[]): Promise<{ decisions: Decision[]; complete: boolean }>;
 }
 
 export interface DecisionServiceOptions {
   newId?: () => string;
   /** Each decision this replica adds (manual or policy), once: for side effects such as the logout callback. */
   onAdded?: (decision: Decision) => void;
+  /** Live decisions newest first, made one by one (the index's rows); default: sort the map's entries. */
+  newestFirst?: () => Iterable<Decision>;
 }
 
 export function createDecisionService(
@@ -58,9 +74,13 @@ export function createDecisionService(
   const added = options.onAdded ?? (() => {});
   return {
     list() {
+      if (options.newestFirst) return [...options.newestFirst()];
       const out: Decision[] = [];
       for (const { value } of map.entries()) out.push(value);
       return out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+    },
+    newestFirst() {
+      return options.newestFirst ? options.newestFirst() : this.list();
     },
     get: (id) => map.get(id),
     add(input, origin) {
@@ -89,6 +109,12 @@ export function createDecisionService(
       added(decision);
     },
     remove: (id) => map.delete(id),
+    async complete(decisions) {
+      if (!map.fetch) return { decisions: [...decisions], complete: true };
+      const stored = await map.fetch(decisions.map((d) => d.id));
+      if (stored === null) return { decisions: [...decisions], complete: false };
+      return { decisions: decisions.map((d, i) => stored[i] ?? d), complete: true };
+    },
   };
 }
 

@@ -119,6 +119,36 @@ export class PrefixTrie<T> {
     return n === -1 ? undefined : this.#values[n];
   }
 
+  /**
+   * The node holding a value at exactly `key`/`prefix`, or -1. A node keeps its number for as
+   * long as it holds a value, so a caller may keep it instead of the network (the decision index
+   * keeps one Int32 per decision rather than its address).
+   */
+  nodeOf(key: ArrayLike<number>, prefix: number): number {
+    const n = this.#find(key, prefix);
+    return n === -1 || this.#values[n] === undefined ? -1 : n;
+  }
+
+  /** The value of a node from nodeOf(). */
+  valueAt(node: number): T | undefined {
+    return this.#values[node];
+  }
+
+  /** Replace the value of a node from nodeOf() (one that holds a value). */
+  setValueAt(node: number, value: T): void {
+    if (value === undefined || this.#values[node] === undefined)
+      throw new RangeError("no value at that node");
+    this.#values[node] = value;
+  }
+
+  /** Write a node's network into `out` (as `set` takes it) and return its prefix length. */
+  keyAt(node: number, out: Int32Array): number {
+    const base = node * this.#stride;
+    for (let w = 0; w < this.#words; w++) out[w] = this.#nodes[base + w]!;
+    for (let w = this.#words; w < out.length; w++) out[w] = 0;
+    return this.#nodes[base + this.#meta]! & LEN;
+  }
+
   /** Remove the value at exactly `key`/`prefix`; false when there was none. */
   delete(key: ArrayLike<number>, prefix: number): boolean {
     let n = this.#find(key, prefix);

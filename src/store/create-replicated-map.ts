@@ -4,6 +4,7 @@
  * `gatehouse:{<app>}:<name>:`.
  */
 import type { Clock } from "./clock.ts";
+import type { LocalStore } from "./local-view.ts";
 import type { StoreLogger } from "./redis-connect.ts";
 import { type MapCodec, RedisReplicatedMap } from "./redis-replicated-map.ts";
 import { MemoryReplicatedMap, type ReplicatedMap } from "./replicated-map.ts";
@@ -21,10 +22,15 @@ export interface CreateReplicatedMapOptions<V> {
   logger?: StoreLogger;
   /** Entries held in this process at most (default: no bound); the oldest set go first. */
   maxEntries?: number;
+  /** Where entries are kept in this process (default a LocalView); see LocalStore. */
+  local?: LocalStore<V>;
 }
 
 export function createReplicatedMap<V>(options: CreateReplicatedMapOptions<V>): ReplicatedMap<V> {
-  const bound = options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries };
+  const bound = {
+    ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+    ...(options.local === undefined ? {} : { local: options.local }),
+  };
   if (options.redis === null) return new MemoryReplicatedMap<V>({ clock: options.clock, ...bound });
   return new RedisReplicatedMap<V>({
     url: options.redis,

@@ -24,7 +24,7 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "./clock.ts";
-import { LocalView } from "./local-view.ts";
+import { type LocalStore, LocalView } from "./local-view.ts";
 import { connectRedis, type RetryOptions, type StoreLogger, withTimeout } from "./redis-connect.ts";
 import type { MapChange, ReplicatedMap } from "./replicated-map.ts";
 import {
@@ -67,16 +67,14 @@ export interface RedisReplicatedMapOptions<V> {
   maxQueued?: number;
   /** Entries held locally at most (default: no bound); past it the oldest set is forgotten here. */
   maxEntries?: number;
+  /**
+   * Where entries are kept in this process (default a LocalView, which `maxEntries` bounds). A
+   * store that keeps less of a value than it is given is completed by `fetch` from Redis.
+   */
+  local?: LocalStore<V>;
   /** A command Redis has not answered after this long has failed (default 2000 ms). */
   timeoutMs?: number;
   retry?: RetryOptions;
-}
-
-interface Slot<V> {
-  value: V;
-  until: number;
-  /** The load that last confirmed it (or a change since): the others go at the load's end. */
-  gen: number;
 }
 
 /** Index members per ZSCAN page, and changes per write-back pipeline. */
@@ -85,7 +83,8 @@ const CHUNK = 2000;
 const MAX_HELD = 200_000;
 
 export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
-  readonly #view: LocalView<V, Slot<V>>;
+  /** Each entry carries the load that last confirmed it (or a change since): the others go at the load's end. */
+  readonly #view: LocalStore<V>;
   readonly #listeners: ((change: MapChange<V>) => void)[] = [];
   readonly #statusListeners: ((status: StoreStatus) => void)[] = [];
   readonly #codec: MapCodec<V>;
@@ -120,7 +119,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
   #closed = false;
 
   constructor(options: RedisReplicatedMapOptions<V>) {
-    this.#view = new LocalView<V, Slot<V>>(options.clock, options.maxEntries);
+    this.#view = options.local ?? new LocalView<V>(options.clock, options.maxEntries);
     this.#codec = options.codec;
     this.#clock = options.clock;
     this.#logger = options.logger;
@@ -205,7 +204,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
 
   set(key: string, value: V, until: number): void {
     if (until <= this.#clock.now()) return;
-    this.#view.hold(key, { value, until, gen: this.#gen });
+    this.#view.hold(key, value, until, this.#gen);
     this.#emit({ kind: "set", key, value, until });
     this.#writer.set(key, this.#codec.encode(value), until);
   }
@@ -237,6 +236,30 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
 
   onStatusChange(listener: (status: StoreStatus) => void): void {
     this.#statusListeners.push(listener);
+  }
+
+  /**
+   * The values as Redis holds them, one MGET (every key of a map is in one Cluster slot); null
+   * while Redis is not up, or when it does not answer within the command timeout. Never on the
+   * request path: the admin API completes what the local store left out.
+   */
+  async fetch(keys: readonly string[]): Promise<(V | null)[] | null> {
+    if (keys.length === 0) return [];
+    if (this.#closed || this.#status.status !== "up") return null;
+    try {
+      const out: (V | null)[] = [];
+      for (let from = 0; from < keys.length; from += CHUNK) {
+        const part = keys.slice(from, from + CHUNK);
+        const texts = await this.#withTimeout(this.#client.mget(part.map((k) => this.#keys.entry + k)));
+        part.forEach((key, i) => {
+          const text = texts[i];
+          out.push(typeof text === "string" ? this.#codec.decode(text, key) : null);
+        });
+      }
+      return out;
+    } catch {
+      return null;
+    }
   }
 
   /** Waits (at most the command timeout) for changes in flight; changes still queued are lost. */
@@ -291,7 +314,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       if (this.#view.delete(m.key)) this.#emit({ kind: "delete", key: m.key });
       return;
     }
-    this.#view.hold(m.key, { value, until: m.until, gen: this.#gen });
+    this.#view.hold(m.key, value, m.until, this.#gen);
     this.#emit({ kind: "set", key: m.key, value, until: m.until });
   }
 
@@ -327,16 +350,12 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       // Ours that Redis ordered before `version` are in the snapshot; those the scan passed over
       // while pending are read again: another replica may have written them after us.
       const again = this.#writer.settle(version).filter((key) => passed.has(key));
-      for (const key of again) {
-        const slot = this.#view.slots.get(key);
-        if (slot) slot.gen = -1; // confirmed below, or gone at the sweep
-      }
+      for (const key of again) this.#view.confirm(key, -1); // confirmed below, or gone at the sweep
       for (let from = 0; from < again.length; from += CHUNK) {
         const part = again.slice(from, from + CHUNK);
         this.#takePage(await readEntries(this.#client, this.#keys, part, timeout), gen, passed, [], counts);
       }
-      for (const [key, slot] of this.#view.slots)
-        if (slot.gen !== gen && !this.#writer.isPending(key)) this.#view.delete(key);
+      this.#view.dropUnconfirmed(gen, (key) => this.#writer.isPending(key));
       this.#synced = version;
       const held = this.#held;
       this.#held = null;
@@ -368,8 +387,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       const key = p.keys[i]!;
       if (this.#writer.isPending(key)) {
         // Our own change of it may be newer than what Redis held when we asked.
-        const slot = this.#view.slots.get(key);
-        if (slot) slot.gen = gen;
+        this.#view.confirm(key, gen);
         passed.add(key);
         continue;
       }
@@ -381,7 +399,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       }
       const value = this.#codec.decode(text, key);
       if (value === null) counts.skipped++;
-      else this.#view.hold(key, { value, until, gen });
+      else this.#view.hold(key, value, until, gen);
     }
   }
 

@@ -11,7 +11,7 @@
  * (one process); redis-replicated-map.ts shares one through Redis.
  */
 import type { Clock } from "./clock.ts";
-import { LocalView } from "./local-view.ts";
+import { type LocalStore, LocalView } from "./local-view.ts";
 import type { StoreStatus } from "./store.ts";
 
 export type MapChange<V> =
@@ -34,19 +34,26 @@ export interface ReplicatedMap<V> {
   loaded(): boolean;
   status(): StoreStatus;
   onStatusChange(listener: (status: StoreStatus) => void): void;
+  /**
+   * The values as stored in the shared store, for maps whose local store keeps less of them
+   * (null for a key absent there); null when the shared store cannot answer now. Absent on maps
+   * with nothing shared: their local values are whole.
+   */
+  fetch?(keys: readonly string[]): Promise<(V | null)[] | null>;
   close(): Promise<void>;
 }
 
 /** One process's map: expiry by the injected clock, and an optional bound (LocalView). */
 export class MemoryReplicatedMap<V> implements ReplicatedMap<V> {
-  readonly #view: LocalView<V>;
+  readonly #view: LocalStore<V>;
   readonly #listeners: ((change: MapChange<V>) => void)[] = [];
   readonly #clock: Clock;
   readonly #timer: NodeJS.Timeout | null;
 
-  constructor(options: { clock: Clock; sweepMs?: number; maxEntries?: number }) {
+  /** `local`: where entries are kept (default a LocalView; `maxEntries` bounds only that). */
+  constructor(options: { clock: Clock; sweepMs?: number; maxEntries?: number; local?: LocalStore<V> }) {
     this.#clock = options.clock;
-    this.#view = new LocalView<V>(options.clock, options.maxEntries);
+    this.#view = options.local ?? new LocalView<V>(options.clock, options.maxEntries);
     const sweepMs = options.sweepMs ?? 10_000;
     this.#timer = sweepMs > 0 ? setInterval(() => this.sweep(), sweepMs) : null;
     this.#timer?.unref();
@@ -66,7 +73,7 @@ export class MemoryReplicatedMap<V> implements ReplicatedMap<V> {
 
   set(key: string, value: V, until: number): void {
     if (until <= this.#clock.now()) return;
-    this.#view.hold(key, { value, until });
+    this.#view.hold(key, value, until, 0);
     this.#emit({ kind: "set", key, value, until });
   }
 
