@@ -70,11 +70,18 @@ export function createIntake(deps: IntakeDeps) {
     if (!bus.publish(event)) reportError(event.channel, "overflow");
   }
 
-  /** The app's Gatehouse-Event / Gatehouse-User response headers, for the request in `source`. */
+  /**
+   * The app's Gatehouse-Event / Gatehouse-User response headers, for the request in `source`.
+   * `raisedAtEdge` names the detection points Gatehouse already raised for this request at the
+   * edge: the app's attempt on the same point is the same detection seen twice, and is not
+   * counted again (thresholds would otherwise trip at half their count). An outcome other than
+   * `attempt` is the app's own news and always counts.
+   */
   function fromHeaders(
     source: HeaderSource,
     eventHeader: string | string[] | undefined,
     userHeader: string | string[] | undefined,
+    raisedAtEdge: (detectionPoint: string) => boolean = () => false,
   ): string | null {
     const parsed = parseDetectionHeaders(eventHeader, userHeader);
     for (const reason of parsed.errors)
@@ -86,6 +93,7 @@ export function createIntake(deps: IntakeDeps) {
     }
     const request = { id: source.requestId, method: source.method, path: source.path };
     for (const e of parsed.events) {
+      if (e.outcome === "attempt" && raisedAtEdge(e.detectionPoint)) continue;
       publish({
         detectionPoint: e.detectionPoint,
         channel: "header",

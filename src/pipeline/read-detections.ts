@@ -3,7 +3,8 @@
  * taken out of the response by the forwarder) become detection events for this request, and a
  * named user is remembered on the request (for response-time enforcement) and its session.
  * The app's detections are also added to `ctx.detections`, so the response of a request the app
- * flagged is inspected for breach evidence like one the edge flagged (DESIGN section 6).
+ * flagged is inspected for breach evidence like one the edge flagged (DESIGN section 6). An app
+ * attempt on a point the edge already raised for this request is one detection, counted once.
  */
 import type { Correlation } from "../events/correlation.ts";
 import { parseDetectionHeaders } from "../events/header-parser.ts";
@@ -17,7 +18,9 @@ export function createReadDetections(intake: Intake, correlation: Correlation) {
     const eventHeader = headers["gatehouse-event"];
     const userHeader = headers["gatehouse-user"];
     if (eventHeader === undefined && userHeader === undefined) return;
-    const user = intake.fromHeaders(requestSource(ctx, Date.now()), eventHeader, userHeader);
+    const user = intake.fromHeaders(requestSource(ctx, Date.now()), eventHeader, userHeader, (dp) =>
+      raisedAtEdge(ctx, dp),
+    );
     if (user !== null) {
       ctx.user = user;
       // Socket events that name this request later get the user too.
@@ -30,6 +33,14 @@ export function createReadDetections(intake: Intake, correlation: Correlation) {
       });
     }
   };
+}
+
+/** Whether edge detection raised `detectionPoint` for this request (before the app answered). */
+function raisedAtEdge(ctx: RequestContext, detectionPoint: string): boolean {
+  const detections = ctx.detections;
+  if (detections === null) return false;
+  for (const d of detections) if (d.channel === "edge" && d.detectionPoint === detectionPoint) return true;
+  return false;
 }
 
 /**

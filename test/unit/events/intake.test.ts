@@ -87,6 +87,18 @@ describe("header detections", () => {
     ]);
   });
 
+  it("an app attempt on a point the edge already raised for the request is counted once; other news still counts", async () => {
+    const t = setup();
+    const raised = (dp: string) => dp === "IE1";
+    t.intake.fromHeaders(source(), "IE1, CIE1", undefined, raised);
+    t.intake.fromHeaders(source({ requestId: "r-2" }), "IE1;outcome=success", undefined, raised);
+    await t.bus.flush();
+    assert.deepEqual(
+      t.received.map((e) => `${e.request?.id} ${e.detectionPoint}:${e.outcome}`),
+      ["r-1 CIE1:attempt", "r-2 IE1:success"],
+    );
+  });
+
   it("Gatehouse-User binds the session to the user", () => {
     const t = setup();
     t.intake.fromHeaders(source(), undefined, "alice");
