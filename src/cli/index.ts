@@ -4,7 +4,7 @@ import { VERSION } from "../version.ts";
 import { parseCommandLine, settingsHelp } from "./args.ts";
 import { check } from "./check.ts";
 import { DECISIONS_OPTIONS, decisionsCommand } from "./decisions.ts";
-import { demo } from "./demo.ts";
+import { DEMO_OPTIONS, demo } from "./demo.ts";
 import { INCIDENTS_OPTIONS, incidentsCommand } from "./incidents.ts";
 import { serve } from "./serve.ts";
 import { simulateCommand } from "./simulate.ts";
@@ -15,7 +15,11 @@ Commands:
   serve     run the proxy in front of the app
   check     validate the configuration and policies (exit 1 with every problem)
   simulate  replay NDJSON events through a policy offline: --events FILE|- [--policy FILE]
-  demo      run a demo app with Gatehouse in front of it, in memory
+  demo      the demo shop with Gatehouse in front of it, default policy, in memory, and a guided
+            tour of curl commands (attempts, throttle, block, forced logout, breach page):
+    demo [--listen HOST:PORT] [--admin-listen HOST:PORT] [--webhook-listen HOST:PORT]
+         [--app-listen HOST:PORT | --app-port N]
+    demo --app-only [--app-port N | --app-listen HOST:PORT]   the demo app alone (127.0.0.1:3000)
   decisions manage decisions through the admin API (--admin-listen, --admin-token):
     decisions list [--ip ADDR|--range CIDR|--user NAME|--session HASH] [--action ACTION]
                    [--origin policy|breach|manual|feed] [--limit N] [-o table|json]
@@ -38,6 +42,7 @@ ${settingsHelp()}
 /** Options only some commands take, beyond the settings every command accepts. */
 const COMMAND_OPTIONS: Record<string, NonNullable<Parameters<typeof parseCommandLine>[1]>> = {
   simulate: { events: { type: "string" } },
+  demo: DEMO_OPTIONS,
   decisions: DECISIONS_OPTIONS,
   incidents: INCIDENTS_OPTIONS,
 };
