@@ -91,11 +91,11 @@ describe("header detections", () => {
     const t = setup();
     const raised = (dp: string) => dp === "IE1";
     t.intake.fromHeaders(source(), "IE1, CIE1", undefined, raised);
-    t.intake.fromHeaders(source({ requestId: "r-2" }), "IE1;outcome=success", undefined, raised);
+    t.intake.fromHeaders(source({ path: "/login" }), "IE1;outcome=success", undefined, raised);
     await t.bus.flush();
     assert.deepEqual(
-      t.received.map((e) => `${e.request?.id} ${e.detectionPoint}:${e.outcome}`),
-      ["r-1 CIE1:attempt", "r-2 IE1:success"],
+      t.received.map((e) => `${e.request?.path} ${e.detectionPoint}:${e.outcome}`),
+      ["/comment CIE1:attempt", "/login IE1:success"],
     );
   });
 
