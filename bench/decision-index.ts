@@ -173,6 +173,19 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ["gc"] });
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/**
+ * Bytes held: the V8 heap in use plus memory outside it (`external`, which includes the typed
+ * arrays the index keeps its columns in), after full collections. Freed array buffers are
+ * released by a sweeper after the collection, so it is given a moment and a second collection.
+ */
+async function held(): Promise<number> {
+  gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
 /** Heap bytes per iteration of `loop` (which runs ALLOC_ITERATIONS), or null without --expose-gc. */
 async function bytesPerIteration(loop: () => void) {
   if (!gc) return null;
@@ -214,19 +227,14 @@ for (const size of SIZES) {
   const clock = new ManualClock(now);
   const index = new DecisionIndex({ clock, keep: "columns" });
   const { decisions, hits } = makeDecisions(size, now);
-  // The index's columns are typed arrays, outside the V8 heap: count both.
-  const held = () => {
-    gc?.();
-    gc?.();
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  const heapBefore = held();
+  const heapBefore = await held();
   const started = performance.now();
   for (const d of decisions) index.add(d);
   const addMs = performance.now() - started;
-  // What the index itself holds, beyond the decision objects it is given.
-  const indexHeap = held() - heapBefore;
+  // What the index itself holds, beyond the decision objects it is given (kept alive until the
+  // reading is taken: were they collected in between, the difference would come out negative).
+  const indexHeap = (await held()) - heapBefore;
+  if (decisions.length !== size) throw new Error("decisions changed under the measurement");
   const scenarios: [string, "v4" | "v6", boolean, string[]][] = [
     ["IPv4 hit (ip)", "v4", true, hits.v4],
     ["IPv4 miss", "v4", false, []],
@@ -246,7 +254,7 @@ for (const size of SIZES) {
   }
   if (size > 0) {
     const held = gc
-      ? `; index heap ${(indexHeap / 2 ** 20).toFixed(1)} MiB, ${Math.round(indexHeap / size)} B/decision`
+      ? `; index heap + external ${(indexHeap / 2 ** 20).toFixed(1)} MiB, ${Math.round(indexHeap / size)} B/decision`
       : "";
     rows.push(`| ${size} | (add() of all: ${addMs.toFixed(0)} ms${held}) | | |`);
   }

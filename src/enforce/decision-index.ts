@@ -10,8 +10,11 @@
  * loaded from Redis within 400 MB; on a 64-bit V8 without pointer compression a decoded decision
  * costs ~460 bytes as objects, ~150 here): one row number per decision, typed arrays for times
  * and kinds, the trie holding the head row of each network's list, and side maps for what few
- * decisions have (rates, routes, statuses, delays). The same rows are the decisions map's local
- * store (`store`, a LocalStore): the replicated map and the index share them.
+ * decisions have (rates, routes, statuses, delays). Ids are bytes too, found through a hash table
+ * of rows (id-table.ts): as strings in a Map they were most of what a loaded decision kept on the
+ * V8 heap. The same rows are the decisions map's local store (`store`, a LocalStore): the
+ * replicated map and the index share them, and `reserve` sizes every column once for a snapshot.
+ * The store's `entries()` come in row order, not the order the ids were first set.
  *
  * With `keep: "columns"` (the Redis-backed map) a decision's reason is not held beyond its mode:
  * the admin API reads whole decisions from Redis (decision-service.ts). An ip or range value is
@@ -39,6 +42,7 @@ import type { Rate } from "../config/units.ts";
 import type { Clock } from "../store/clock.ts";
 import type { Decision, DecisionAction, DecisionOrigin, DecisionScopeName } from "../store/decision.ts";
 import type { LocalStore } from "../store/local-view.ts";
+import { IdTable } from "./id-table.ts";
 import { PrefixTrie, parseAddress } from "./ip-trie.ts";
 import { compileRoutes, type RouteMatcher } from "./route-matcher.ts";
 
@@ -93,6 +97,11 @@ const SHADOW = 2;
 const NOT_READ = Number.NEGATIVE_INFINITY;
 /** Matched decisions materialised from columns, kept for the next request that matches them. */
 const MAX_CACHED = 4096;
+/**
+ * Rows reserve() makes room for at most (~4 million, ~400 MB of columns): a hint from Redis never
+ * takes more than this at once; past it rows grow by doubling as decisions come.
+ */
+const MAX_RESERVED = 1 << 22;
 
 export interface DecisionIndexOptions {
   clock: Clock;
@@ -103,9 +112,8 @@ export interface DecisionIndexOptions {
 export class DecisionIndex {
   readonly #clock: Clock;
   readonly #whole: boolean;
-  /** id → row; a row's id is the same string. */
-  readonly #rows = new Map<string, number>();
-  #ids: string[] = [];
+  /** id ↔ row, the ids held as bytes (id-table.ts). */
+  readonly #ids = new IdTable();
   /** user and session values, and ip or range text that the network does not give back. */
   #names: (string | null)[] = [];
   #until = new Float64Array(0);
@@ -175,12 +183,12 @@ export class DecisionIndex {
   }
 
   remove(id: string): void {
-    const row = this.#rows.get(id);
-    if (row !== undefined) this.#release(row);
+    const row = this.#ids.get(id);
+    if (row !== -1) this.#release(row);
   }
 
   clear(): void {
-    for (const row of [...this.#rows.values()]) this.#release(row);
+    for (let row = 0; row < this.#high; row++) if ((this.#flags[row]! & USED) !== 0) this.#release(row);
   }
 
   /** Drop expired decisions (match already ignores them). O(rows), a pass over one typed array. */
@@ -233,8 +241,8 @@ export class DecisionIndex {
   countLive(): Map<string, { action: string; scope: string; count: number }> {
     const now = this.#clock.now();
     const out = new Map<string, { action: string; scope: string; count: number }>();
-    for (const row of this.#rows.values()) {
-      if (!(this.#until[row]! > now)) continue;
+    for (let row = 0; row < this.#high; row++) {
+      if ((this.#flags[row]! & USED) === 0 || !(this.#until[row]! > now)) continue;
       const d = this.#kept.get(row);
       const action = d ? String(d.action) : ACTION_NAMES[this.#action[row]!]!;
       const scope = d ? String(d.scope) : SCOPE_NAMES[this.#scope[row]!]!;
@@ -250,10 +258,11 @@ export class DecisionIndex {
   *newestFirst(): IterableIterator<Decision> {
     const now = this.#clock.now();
     const rows: number[] = [];
-    for (const row of this.#rows.values()) if (this.#until[row]! > now) rows.push(row);
+    for (let row = 0; row < this.#high; row++)
+      if ((this.#flags[row]! & USED) !== 0 && this.#until[row]! > now) rows.push(row);
     const created = this.#created;
     const ids = this.#ids;
-    rows.sort((a, b) => created[b]! - created[a]! || (ids[a]! < ids[b]! ? -1 : 1));
+    rows.sort((a, b) => created[b]! - created[a]! || ids.compare(a, b));
     for (const row of rows) if ((this.#flags[row]! & USED) !== 0) yield this.#decisionAt(row);
   }
 
@@ -306,12 +315,12 @@ export class DecisionIndex {
     return d;
   }
 
-  /** A row as a decision (DESIGN section 5 shape; the reason as the header says). */
-  #decisionAt(row: number): Decision {
+  /** A row as a decision (DESIGN section 5 shape; the reason as the header says); `id` if known. */
+  #decisionAt(row: number, id?: string): Decision {
     const kept = this.#kept.get(row);
     if (kept !== undefined) return kept;
     return {
-      id: this.#ids[row]!,
+      id: id ?? this.#ids.idAt(row),
       action: ACTION_NAMES[this.#action[row]!]!,
       scope: SCOPE_NAMES[this.#scope[row]!]!,
       value: this.#names[row] ?? this.#networkText(row),
@@ -349,12 +358,11 @@ export class DecisionIndex {
     const network = matchable ? this.#parseFiling(d) : null;
     if (onlyMatchable && network === null) return -1;
 
-    let row = this.#rows.get(id);
-    if (row === undefined) {
+    let row = this.#ids.get(id);
+    if (row === -1) {
       row = this.#allocate();
-      this.#ids[row] = id;
+      this.#ids.set(id, row);
       this.#seq[row] = this.#seqNext++;
-      this.#rows.set(id, row);
     } else this.#clearRow(row);
     this.#kind[row] = UNFILED;
     const scope = typeof d.scope === "string" ? SCOPE_NAMES.indexOf(d.scope) : -1;
@@ -469,8 +477,7 @@ export class DecisionIndex {
 
   #release(row: number): void {
     this.#clearRow(row);
-    this.#rows.delete(this.#ids[row]!);
-    this.#ids[row] = "";
+    this.#ids.delete(row);
     this.#flags[row] = 0;
     this.#next[row] = this.#free;
     this.#free = row;
@@ -484,7 +491,6 @@ export class DecisionIndex {
     }
     if (this.#high === this.#until.length) this.#grow(Math.max(64, this.#high * 2));
     const row = this.#high++;
-    this.#ids.push("");
     this.#names.push(null);
     return row;
   }
@@ -520,41 +526,54 @@ export class DecisionIndex {
 
   #asStore(): LocalStore<Decision> {
     const index = this;
-    const rows = this.#rows;
+    const ids = this.#ids;
     const live = (row: number) => this.#until[row]! > this.#clock.now();
     return {
       get size() {
-        return rows.size;
+        return ids.size;
       },
       get(key) {
-        const row = rows.get(key);
-        if (row === undefined) return undefined;
+        const row = ids.get(key);
+        if (row === -1) return undefined;
         if (!live(row)) {
           index.#release(row);
           return undefined;
         }
-        return index.#decisionAt(row);
+        return index.#decisionAt(row, key);
       },
       *entries() {
-        for (const [key, row] of rows)
-          if (live(row)) yield { key, value: index.#decisionAt(row), until: index.#until[row]! };
+        // In row order; `index.#high` is read each step, as rows may be added meanwhile.
+        const now = index.#clock.now();
+        for (let row = 0; row < index.#high; row++) {
+          if ((index.#flags[row]! & USED) === 0 || !(index.#until[row]! > now)) continue;
+          const key = ids.idAt(row);
+          yield { key, value: index.#decisionAt(row, key), until: index.#until[row]! };
+        }
       },
       hold(key, value, until, gen) {
         index.#put(key, value, until, gen, false);
       },
       delete(key) {
-        const row = rows.get(key);
-        if (row === undefined) return false;
+        const row = ids.get(key);
+        if (row === -1) return false;
         index.#release(row);
         return true;
       },
       sweep: () => this.sweep(),
       confirm(key, gen) {
-        const row = rows.get(key);
-        if (row !== undefined) index.#gen[row] = gen;
+        const row = ids.get(key);
+        if (row !== -1) index.#gen[row] = gen;
       },
       dropUnconfirmed(gen, keep) {
-        for (const [key, row] of rows) if (index.#gen[row] !== gen && !keep(key)) index.#release(row);
+        for (let row = 0; row < index.#high; row++)
+          if ((index.#flags[row]! & USED) !== 0 && index.#gen[row] !== gen && !keep(ids.idAt(row)))
+            index.#release(row);
+      },
+      reserve(entries) {
+        const rows = Math.min(Math.max(0, Math.floor(entries)) || 0, MAX_RESERVED);
+        // Columns sized once for the whole snapshot: doubling would leave each old copy to the GC.
+        if (rows > index.#until.length) index.#grow(rows);
+        ids.reserve(rows);
       },
     };
   }

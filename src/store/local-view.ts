@@ -30,6 +30,11 @@ export interface LocalStore<V> {
   confirm(key: string, gen: number): void;
   /** Drop every entry whose generation is not `gen`, except those `keep` says to keep. */
   dropUnconfirmed(gen: number, keep: (key: string) => boolean): void;
+  /**
+   * About `entries` are about to be held (a snapshot's size, read before its first page): a store
+   * that grows in steps may make room once rather than step by step. A hint, never a bound.
+   */
+  reserve(entries: number): void;
 }
 
 interface Slot<V> {
@@ -101,5 +106,9 @@ export class LocalView<V> implements LocalStore<V> {
 
   dropUnconfirmed(gen: number, keep: (key: string) => boolean): void {
     for (const [key, slot] of this.#slots) if (slot.gen !== gen && !keep(key)) this.#slots.delete(key);
+  }
+
+  reserve(_entries: number): void {
+    // A Map cannot be sized ahead; it grows as it must.
   }
 }

@@ -322,7 +322,8 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
 
   /**
    * In place: entries are replaced as pages come and those the snapshot did not confirm go at the
-   * end, so a reload never holds two copies of a large map.
+   * end, so a reload never holds two copies of a large map. The local store is told the index's
+   * size first (LocalStore.reserve), so columns are sized once rather than doubled as pages come.
    */
   async #load(): Promise<void> {
     const started = Date.now();
@@ -344,7 +345,7 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       await readSnapshot(
         this.#client,
         this.#keys,
-        { now: () => this.#clock.now(), count: CHUNK, timeout },
+        { now: () => this.#clock.now(), count: CHUNK, timeout, size: (n) => this.#view.reserve(n) },
         page,
       );
       // Ours that Redis ordered before `version` are in the snapshot; those the scan passed over

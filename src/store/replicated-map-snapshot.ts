@@ -10,6 +10,12 @@
  * Round trips overlap: the next page's ZSCAN and this page's MGET are sent before the previous
  * page is decoded, so Redis works while this process decodes (a million entries is a thousand
  * pages of a few milliseconds each on both sides).
+ *
+ * The index's size (ZCARD, sent with the first ZSCAN: no round trip of its own) is told before the
+ * first page, so the local store can make room for the whole map once: columns that double as
+ * they fill leave their old copies to the garbage collector, and a million decisions loaded that
+ * way peaked at twice the memory they needed (issue 5). The count includes members that expired
+ * and were not pruned yet; it is a hint.
  */
 import type { MapClient, MapKeys } from "./replicated-map-scripts.ts";
 
@@ -30,6 +36,8 @@ export interface SnapshotOptions {
   count: number;
   /** Bounds each command (the map's command timeout). */
   timeout: <T>(promise: Promise<T>) => Promise<T>;
+  /** Told the index's member count (ZCARD) once, before the first page. */
+  size?: (members: number) => void;
 }
 
 /** Calls `page` for every page of the index, in scan order, and resolves when the scan is done. */
@@ -47,7 +55,10 @@ export async function readSnapshot(
   };
   const scanFrom = (cursor: string) => ahead(client.zscan(keys.index, cursor, "COUNT", options.count));
   const queued: { keys: string[]; untils: number[]; texts: Promise<(string | null)[]> }[] = [];
+  const tell = options.size;
+  const size = tell ? ahead(client.zcard(keys.index)) : null;
   let scan: Promise<[string, string[]]> | null = scanFrom("0");
+  if (tell && size) tell(Number(await size) || 0);
   while (scan || queued.length > 0) {
     // Keep Redis PAGES_AHEAD pages ahead of the decoding.
     while (scan && queued.length < PAGES_AHEAD) {

@@ -170,6 +170,32 @@ describe("DecisionIndex columns: snapshot generations", () => {
     assert.deepEqual([...store.entries()].map((e) => e.key).sort(), ["a", "b", "d"]);
     assert.equal(index.size, 3);
   });
+
+  it("holds and finds the same after reserve(), whatever count it is told, and grows past it", () => {
+    const { store, index, hold } = setup();
+    hold(decision({ id: "before" }));
+    for (const n of [Number.NaN, -5, 0, 1e15, Number.POSITIVE_INFINITY, 3]) store.reserve(n);
+    // Past the 3 reserved, and with ids a Map would hold as they came: long, empty, non-Latin-1.
+    const ids = [
+      "x".repeat(300),
+      "",
+      "décision-ü",
+      "\u{1F512}-id",
+      ...Array.from({ length: 100 }, (_, i) => `d-${i}`),
+    ];
+    ids.forEach((id, i) => {
+      hold(decision({ id, value: `198.51.100.${i}` }));
+    });
+    assert.equal(store.size, ids.length + 1);
+    for (const [i, id] of ids.entries()) {
+      assert.equal(store.get(id)?.id, id);
+      assert.equal(index.match(request({ ip: `198.51.100.${i}` }), emptyMatches()).block?.id, id);
+    }
+    assert.deepEqual([...store.entries()].map((e) => e.key).sort(), [...ids, "before"].sort());
+    assert.equal(store.delete(""), true);
+    assert.equal(store.get(""), undefined);
+    assert.equal(store.get("x".repeat(300))?.value, "198.51.100.0");
+  });
 });
 
 describe("DecisionIndex columns: hostile decisions", () => {
