@@ -14,43 +14,26 @@
  *   honeytoken-response   nothing: every text response, when the policy lists HT3 and decoy tokens     HT3
  *
  * Each kind is raised at most once per response. The unflagged majority costs a null check; with
- * decoy tokens declared, a Buffer.indexOf per token over the first `maxBytes` of text; on a route
- * whose sizes are learned (route-sizes.ts), a path normalisation and a map lookup.
+ * decoy tokens declared, a memchr per token over the first `maxBytes` of text; on a route whose
+ * sizes are learned (route-sizes.ts), a path normalisation and a map lookup. A flagged response
+ * is scanned as the Buffers it arrives in (flagged-scan.ts): no text is made of it, and what is
+ * set up for it is compiled once per policy or allocated only when it is needed.
  */
 import type { Config } from "../../config/settings.ts";
 import { normalizePath } from "../../enforce/normalize-path.ts";
 import { compileRoute, type RouteMatcher } from "../../enforce/route-matcher.ts";
 import type { ResponseObserver } from "../../forward/forwarder.ts";
 import type { ResponseHeaders } from "../../forward/interceptors/pass-through-handler.ts";
-import type { RequestContext, RequestDetection } from "../../pipeline/context.ts";
+import type { RequestContext } from "../../pipeline/context.ts";
 import type { Policy } from "../../policy/policy.ts";
 import { type BodyKind, bodyKind } from "./content.ts";
-import { boundedInflater } from "./decompress.ts";
-import { FACTOR, type Normal, RouteSizes } from "./route-sizes.ts";
-import {
-  ERROR_TEXT,
-  type Family,
-  FILE_CONTENT,
-  findSignature,
-  INJECTION_POINTS,
-  MAX_MATCH,
-  TRAVERSAL_POINTS,
-} from "./signatures.ts";
-import { LiteralScanner, TextWindow, wireText } from "./stream-scan.ts";
+import { type BoundedInflater, boundedInflater } from "./decompress.ts";
+import { type Evidence, honeytoken, oversizedEvidence } from "./evidence.ts";
+import { FlaggedScan, type Token } from "./flagged-scan.ts";
+import { RouteSizes } from "./route-sizes.ts";
+import { LiteralScanner, needle } from "./stream-scan.ts";
 
-export type EvidenceKind =
-  | "reflected-payload"
-  | "error-disclosure"
-  | "file-content"
-  | "oversized-response"
-  | "honeytoken-response";
-
-/** One piece of breach evidence: app.ts turns it into an edge event with outcome `success`. */
-export interface Evidence {
-  detectionPoint: string;
-  detail: string;
-  metadata: { evidence: { kind: EvidenceKind; detail: string }; part?: string; matched?: string };
-}
+export type { Evidence, EvidenceKind } from "./evidence.ts";
 
 export interface InspectionOptions {
   inspection: Config["inspection"];
@@ -69,8 +52,7 @@ export type InspectResponse = (
 /** What inspection needs from a policy, compiled once per Policy object (it is hot reloaded). */
 interface Compiled {
   /** Decoy tokens, when the policy lists HT3 in `edge.detect`; null otherwise. */
-  tokens: readonly { text: string; wire: string; bytes: Buffer }[] | null;
-  tokenBytes: readonly Buffer[];
+  tokens: readonly Token[] | null;
   routes: readonly RouteMatcher[];
 }
 
@@ -78,37 +60,14 @@ function compile(policy: Policy): Compiled {
   const edge = policy.edge;
   const tokens =
     edge.detect.includes("HT3") && edge.honeyTraps.tokens.length > 0
-      ? edge.honeyTraps.tokens.map((text) => ({
-          text,
-          wire: wireText(text),
-          bytes: Buffer.from(text, "utf8"),
-        }))
+      ? edge.honeyTraps.tokens.map((text) => ({ text, needle: needle(text) }))
       : null;
   const routes: RouteMatcher[] = [];
   for (const r of edge.routes) {
     const m = compileRoute(r.route);
     if (m) routes.push(m);
   }
-  return { tokens, tokenBytes: tokens?.map((t) => t.bytes) ?? [], routes };
-}
-
-/** Shortest payload worth looking for: shorter ones appear in ordinary pages by chance. */
-export const MIN_REFLECTED = 8;
-// A bare tag such as `<script>` or `</div>` is in every page: its presence proves nothing.
-const BARE_TAG = /^<\/?[A-Za-z][A-Za-z0-9-]{0,30}\s{0,4}\/?>?$/;
-
-/**
- * Whether a payload reflected as is would run as markup: long enough to be specific, with a
- * character an HTML encoder rewrites (`<`, `>`, `"`). Not the apostrophe: many encoders leave it,
- * and names such as O'Brien are reflected all day.
- */
-export function reflectable(matched: string | null): matched is string {
-  return (
-    matched !== null &&
-    matched.length >= MIN_REFLECTED &&
-    /[<>"]/.test(matched) &&
-    !BARE_TAG.test(matched.trim())
-  );
+  return { tokens, routes };
 }
 
 export function createInspector(options: InspectionOptions): InspectResponse {
@@ -157,37 +116,41 @@ export function createInspector(options: InspectionOptions): InspectResponse {
     const route = routeOf(ctx, policy, detections !== null);
     const kind = policy.tokens === null && route === null && detections === null ? null : bodyKind(headers);
     if (kind === null) return null;
+    const readable = kind.text && (kind.encoding === "identity" || (decompress && kind.encoding !== "other"));
     if (detections === null) {
       // Unflagged: learn the route's size, and look for decoy tokens leaving.
       // With a Content-Length the size is learned at once; otherwise counted as the body passes.
       if (route !== null && kind.length !== null) sizes.learn(route, kind.length);
       const learn = route !== null && kind.length === null ? route : null;
-      const observer = new Observer(learn === null ? null : (total) => sizes.learn(learn, total));
-      if (policy.tokens !== null && kind.text) {
-        const tokens = policy.tokens;
-        const scanner = new LiteralScanner(policy.tokenBytes);
-        observer.text = textFeed(kind, maxBytes, decompress, (chunk) => {
-          const hits = scanner.scan(chunk);
-          if (hits.length === 0) return true;
-          // One piece of evidence per response, naming the first token found.
-          emit(ctx, honeytoken(tokens[hits[0]!]!.text));
-          return false;
-        });
-      }
-      return observer.text === null && learn === null ? null : observer;
+      const tokens = readable ? policy.tokens : null;
+      if (learn === null && tokens === null) return null;
+      const observer = new Observer(
+        kind,
+        maxBytes,
+        learn === null ? null : (total) => sizes.learn(learn, total),
+      );
+      if (tokens !== null) observer.read(() => new TokenScan(tokens, (e) => emit(ctx, e)));
+      return observer;
     }
 
-    const observer = new Observer(null);
     const normal = route === null ? null : sizes.normal(route);
+    let observer: Observer | null = null;
     if (normal !== null) {
       const oversized = (bytes: number) => emit(ctx, oversizedEvidence(route!, bytes, normal, detections));
       // With a Content-Length the size is known before the body: the evidence does not wait for it.
-      if (kind.length === null) observer.watchSize(normal.limit, oversized);
-      else if (kind.length > normal.limit) oversized(kind.length);
+      if (kind.length === null) {
+        observer = new Observer(kind, maxBytes, null);
+        observer.watchSize(normal.limit, oversized);
+      } else if (kind.length > normal.limit) oversized(kind.length);
     }
-    const scan = kind.text ? textScan(detections, ctx.target, kind, policy, (e) => emit(ctx, e)) : null;
-    if (scan !== null) observer.text = textFeed(kind, maxBytes, decompress, scan);
-    return observer.text === null && !observer.watching ? null : observer;
+    const tokens = policy.tokens;
+    if (!readable || !FlaggedScan.applies(detections, kind.html, tokens)) return observer;
+    observer ??= new Observer(kind, maxBytes, null);
+    const { target } = ctx;
+    const html = kind.html;
+    // Made when the first text is read, after the response's bytes are on their way (Observer).
+    observer.read(() => FlaggedScan.create(detections, target, html, tokens, (e) => emit(ctx, e)));
+    return observer;
   };
 }
 
@@ -195,25 +158,100 @@ function hasBody(method: string, status: number): boolean {
   return method !== "HEAD" && status !== 204 && status !== 304;
 }
 
-/** Sees the body pass: counts its bytes and hands its text (if any is wanted) to the scanners. */
+/** Where the inspected text of a body goes: a FlaggedScan, or the decoy tokens of an unflagged one. */
+interface TextSink {
+  /** `last`: no text follows this chunk. Returns false once nothing is left to look for. */
+  write(chunk: Buffer, last: boolean): boolean;
+  /** The text ended after a chunk that was not `last`. */
+  end(): void;
+}
+
+/** Decoy tokens in an unflagged response: one piece of evidence, naming the first token found. */
+class TokenScan implements TextSink {
+  readonly #tokens: readonly Token[];
+  readonly #scanner: LiteralScanner;
+  readonly #emit: (evidence: Evidence) => void;
+
+  constructor(tokens: readonly Token[], emit: (evidence: Evidence) => void) {
+    this.#tokens = tokens;
+    this.#scanner = new LiteralScanner(tokens.map((t) => t.needle));
+    this.#emit = emit;
+  }
+
+  write(chunk: Buffer, last: boolean): boolean {
+    const hits = this.#scanner.scan(chunk, last);
+    if (hits.length === 0) return true;
+    this.#emit(honeytoken(this.#tokens[hits[0]!]!.text));
+    return false;
+  }
+
+  end(): void {}
+}
+
+/**
+ * Sees the body pass: counts its bytes (for CIE2), and hands at most `maxBytes` of its text to
+ * a sink, as it comes or through bounded decompression.
+ *
+ * The text is scanned after the chunk has gone to the client, not merely after it was written:
+ * Node corks a response's socket on write and uncorks it on the next tick, so work done in
+ * onData delays the bytes by its own length. The pieces are queued and scanned in a
+ * process.nextTick queued after that uncork, in the same turn of the event loop (before the
+ * socket is read again, so the chunk Buffers are still the response's and need no copy). The
+ * sink itself (a FlaggedScan: the query decoded, the payloads compiled) is made then too, so
+ * at the headers a flagged response costs no more than this object.
+ */
 class Observer implements ResponseObserver {
-  text: TextFeed | null = null;
+  readonly #kind: BodyKind;
+  readonly #maxBytes: number;
   readonly #learn: ((total: number) => void) | null;
   #total = 0;
   #limit = Number.POSITIVE_INFINITY;
   #onOversized: ((bytes: number) => void) | null = null;
+  /** Makes the sink at the first text; null when no text is read, or no more is wanted. */
+  #make: (() => TextSink | null) | null = null;
+  #sink: TextSink | null = null;
+  #inflater: BoundedInflater | null = null;
+  /** Body bytes queued for the sink (identity encoding), and whether the last of them is queued. */
+  #fed = 0;
+  #complete = false;
+  #ended = false;
+  #queue: Buffer[] = [];
+  #scheduled = false;
 
-  constructor(learn: ((total: number) => void) | null) {
+  constructor(kind: BodyKind, maxBytes: number, learn: ((total: number) => void) | null) {
+    this.#kind = kind;
+    this.#maxBytes = maxBytes;
     this.#learn = learn;
-  }
-
-  get watching(): boolean {
-    return this.#learn !== null || this.#onOversized !== null;
   }
 
   watchSize(limit: number, onOversized: (bytes: number) => void): void {
     this.#limit = limit;
     this.#onOversized = onOversized;
+  }
+
+  read(make: () => TextSink | null): void {
+    const encoding = this.#kind.encoding;
+    // An unknown or stacked coding is opaque: its bytes are never scanned (inspectResponse
+    // does not ask for them; this keeps it so).
+    if (encoding === "other") return;
+    this.#make = make;
+    if (encoding === "identity") return;
+    // Decompressed text comes out of zlib later anyway: nothing here is on the response's way.
+    const max = this.#maxBytes;
+    let sink: TextSink | null | undefined;
+    this.#inflater = boundedInflater(
+      encoding,
+      max,
+      max,
+      (text) => {
+        if (sink === undefined) sink = make();
+        if (sink !== null && !sink.write(text, false)) sink = null;
+      },
+      () => {
+        sink?.end();
+        sink = null;
+      },
+    );
   }
 
   onData(chunk: Buffer): void {
@@ -223,195 +261,58 @@ class Observer implements ResponseObserver {
       this.#onOversized = null;
       fire(this.#total);
     }
-    this.text?.write(chunk);
+    if (this.#make === null) return;
+    if (this.#inflater !== null) {
+      this.#inflater.write(chunk);
+      return;
+    }
+    if (this.#complete) return;
+    const room = this.#maxBytes - this.#fed;
+    const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#fed += piece.length;
+    // The last piece is known when it fills `maxBytes` or the Content-Length: nothing of it
+    // needs keeping for a next one.
+    this.#complete = this.#fed >= this.#maxBytes || this.#fed === this.#kind.length;
+    this.#queue.push(piece);
+    this.#schedule();
   }
 
   onEnd(): void {
-    this.text?.end();
     this.#learn?.(this.#total);
+    if (this.#make === null) return;
+    if (this.#inflater !== null) {
+      this.#inflater.end();
+      return;
+    }
+    this.#ended = true;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    process.nextTick(flushObserver, this);
+  }
+
+  /** Hand the queued text to the sink (made now, the first time). */
+  flush(): void {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    if (this.#make === null) return;
+    this.#sink ??= this.#make();
+    let wanted = this.#sink !== null;
+    for (let i = 0; wanted && i < queue.length; i++) {
+      wanted = this.#sink!.write(queue[i]!, this.#complete && i === queue.length - 1);
+    }
+    if (wanted && this.#ended && !this.#complete) this.#sink!.end();
+    if (!wanted || this.#complete || this.#ended) {
+      this.#make = null;
+      this.#sink = null;
+    }
   }
 }
 
-/** Text bytes to the scanners, at most `maxBytes`: as they come, or through bounded decompression. */
-interface TextFeed {
-  write(chunk: Buffer): void;
-  end(): void;
-}
-
-/** `consume` returns false once it has nothing left to look for. */
-export function textFeed(
-  kind: BodyKind,
-  maxBytes: number,
-  decompress: boolean,
-  consume: (chunk: Buffer) => boolean,
-): TextFeed | null {
-  if (kind.encoding === "other" || (kind.encoding !== "identity" && !decompress)) return null;
-  let wanted = true;
-  if (kind.encoding !== "identity") {
-    const inflater = boundedInflater(kind.encoding, maxBytes, maxBytes, (text) => {
-      if (wanted) wanted = consume(text);
-    });
-    return {
-      write(chunk) {
-        if (wanted) inflater.write(chunk);
-      },
-      end() {
-        inflater.end();
-      },
-    };
-  }
-  let seen = 0;
-  return {
-    write(chunk) {
-      if (!wanted || seen >= maxBytes) return;
-      const piece = chunk.length > maxBytes - seen ? chunk.subarray(0, maxBytes - seen) : chunk;
-      seen += piece.length;
-      wanted = consume(piece);
-    },
-    end() {},
-  };
-}
-
-/**
- * The text scanners that apply to a flagged request's response, as one `consume` over a
- * TextWindow; null when none applies. Each scanner drops out once it has fired.
- */
-export function textScan(
-  detections: readonly RequestDetection[],
-  target: string,
-  kind: BodyKind,
-  policy: Compiled,
-  emit: (evidence: Evidence) => void,
-): ((chunk: Buffer) => boolean) | null {
-  let reflected = kind.html ? reflectedPayloads(detections, target) : [];
-  const injections = detections.filter((d) => INJECTION_POINTS.has(d.detectionPoint));
-  const traversals = detections.filter((d) => TRAVERSAL_POINTS.has(d.detectionPoint));
-  let errors = injections.length > 0;
-  let files = traversals.length > 0;
-  let tokens = policy.tokens;
-  if (reflected.length === 0 && !errors && !files && tokens === null) return null;
-  const window = new TextWindow(MAX_MATCH);
-  return function consume(chunk) {
-    const text = window.next(chunk);
-    if (reflected.length > 0) {
-      const hit = reflected.find((r) => text.includes(r.wire));
-      if (hit) {
-        reflected = [];
-        const d = hit.detection;
-        const detail = `the input that raised IE1${where(d)} is reflected unencoded in the HTML response`;
-        emit(evidence("IE1", "reflected-payload", detail, d));
-      }
-    }
-    if (errors) {
-      const found = findSignature(ERROR_TEXT, text);
-      if (found) {
-        errors = false;
-        const d = confirmed(injections, found.family === "database" ? "CIE1" : null);
-        const detail = `${found.name} ${describeFamily(found.family)} in the response after ${d.detectionPoint}${where(d)}`;
-        emit(evidence(d.detectionPoint, "error-disclosure", detail, d));
-      }
-    }
-    if (files) {
-      const found = findSignature(FILE_CONTENT, text);
-      if (found) {
-        files = false;
-        const d = confirmed(traversals, "IE3");
-        const detail = `content of ${found.name} in the response after ${d.detectionPoint}${where(d)}`;
-        emit(evidence(d.detectionPoint, "file-content", detail, d));
-      }
-    }
-    if (tokens !== null) {
-      const hit = tokens.find((t) => text.includes(t.wire));
-      if (hit) {
-        tokens = null;
-        emit(honeytoken(hit.text));
-      }
-    }
-    return reflected.length > 0 || errors || files || tokens !== null;
-  };
-}
-
-/** Longest stretch of a query parameter, from the matched text on, looked for in the page. */
-export const PAYLOAD_PREFIX = 64;
-
-/**
- * What to look for in the page for each IE1 detection: its matched text and, when it matched in
- * a query parameter, that parameter's value from the match on (at most PAYLOAD_PREFIX
- * characters). Edge detection records an XSS match up to the end of its tag, and for
- * `<script>alert(1)</script>` that is a bare `<script>`, which ordinary pages contain too; the
- * parameter's value says what followed it.
- */
-function reflectedPayloads(
-  detections: readonly RequestDetection[],
-  target: string,
-): { detection: RequestDetection; wire: string }[] {
-  const out: { detection: RequestDetection; wire: string }[] = [];
-  for (const d of detections) {
-    if (d.detectionPoint !== "IE1" || d.matched === null) continue;
-    if (reflectable(d.matched)) out.push({ detection: d, wire: wireText(d.matched) });
-    const value = d.part?.startsWith("query:") ? queryValue(target, d.part.slice(6)) : null;
-    const at = value === null ? -1 : value.indexOf(d.matched);
-    if (at === -1) continue;
-    const longer = value!.slice(at, at + PAYLOAD_PREFIX);
-    if (longer !== d.matched && reflectable(longer)) out.push({ detection: d, wire: wireText(longer) });
-  }
-  return out;
-}
-
-/** The first value of query parameter `name` in `target`, decoded; null when absent. */
-function queryValue(target: string, name: string): string | null {
-  const q = target.indexOf("?");
-  if (q === -1) return null;
-  // URLSearchParams never throws: malformed escapes are kept as they were sent.
-  return new URLSearchParams(target.slice(q + 1)).get(name);
-}
-
-function describeFamily(family: Family): string {
-  return family === "database"
-    ? "database error text"
-    : family === "stack trace"
-      ? "stack trace"
-      : family === "template"
-        ? "template error"
-        : "file content";
-}
-
-/** The detection a piece of evidence confirms: `preferred` when the request has it, else the first. */
-function confirmed(detections: readonly RequestDetection[], preferred: string | null): RequestDetection {
-  return (preferred && detections.find((d) => d.detectionPoint === preferred)) || detections[0]!;
-}
-
-function where(d: RequestDetection): string {
-  return d.part === null ? "" : ` in ${d.part}`;
-}
-
-function evidence(
-  detectionPoint: string,
-  kind: EvidenceKind,
-  detail: string,
-  d: RequestDetection | null,
-): Evidence {
-  const metadata: Evidence["metadata"] = { evidence: { kind, detail } };
-  if (d?.part) metadata.part = d.part;
-  if (d?.matched) metadata.matched = d.matched;
-  return { detectionPoint, detail, metadata };
-}
-
-function honeytoken(token: string): Evidence {
-  const e = evidence("HT3", "honeytoken-response", `decoy token "${token}" in the response`, null);
-  e.metadata.matched = token;
-  return e;
-}
-
-function oversizedEvidence(
-  route: string,
-  bytes: number,
-  normal: Normal,
-  detections: readonly RequestDetection[],
-): Evidence {
-  const d = detections[0]!;
-  const detail =
-    `response of ${bytes} bytes on ${route}, more than ${FACTOR}x the route's median of ` +
-    `${Math.round(normal.median)} bytes over ${normal.samples} responses, after ${d.detectionPoint}${where(d)}`;
-  return evidence("CIE2", "oversized-response", detail, d);
+function flushObserver(observer: Observer): void {
+  observer.flush();
 }

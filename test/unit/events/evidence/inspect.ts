@@ -49,20 +49,27 @@ export function harness(options: { maxBytes?: number; decompress?: boolean; poli
 
 /**
  * One response through the inspector: returns the kinds of evidence raised, and whether an
- * observer was made at all.
+ * observer was made at all. The observer scans in a process.nextTick after each chunk (once the
+ * response's bytes are flushed), so this waits for the next turn of the event loop.
  */
-export function respond(
+export async function respond(
   h: Harness,
   ctx: RequestContext,
   headers: Record<string, string>,
   chunks: (string | Buffer)[],
   status = 200,
-): { kinds: string[]; observed: boolean } {
+): Promise<{ kinds: string[]; observed: boolean }> {
   const before = h.found.length;
   const observer = h.inspect(ctx, status, headers);
   for (const c of chunks) observer?.onData(typeof c === "string" ? Buffer.from(c) : c);
   observer?.onEnd();
+  await nextTurn();
   return { kinds: h.found.slice(before).map((e) => e.metadata.evidence.kind), observed: observer !== null };
+}
+
+/** After every process.nextTick queued so far has run. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export const HTML = { "content-type": "text/html; charset=utf-8" };

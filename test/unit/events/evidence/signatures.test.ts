@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { findSignature } from "../../../../src/events/evidence/signature-scan.ts";
 import {
   ERROR_TEXT,
   FILE_CONTENT,
-  findSignature,
   MAX_MATCH,
   type SignatureSet,
 } from "../../../../src/events/evidence/signatures.ts";

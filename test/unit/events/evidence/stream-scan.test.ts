@@ -1,13 +1,14 @@
 /**
  * Scanning as bytes pass: a match split across chunks at any offset is found, while only a
- * short tail is kept between chunks, and decompression stays bounded whatever it is fed.
+ * short tail is kept between chunks (in one buffer, none for a single chunk), and decompression
+ * stays bounded whatever it is fed.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { boundedInflater } from "../../../../src/events/evidence/decompress.ts";
-import { LiteralScanner, TextWindow, wireText } from "../../../../src/events/evidence/stream-scan.ts";
+import { findNeedle, LiteralScanner, needle, Overlap } from "../../../../src/events/evidence/stream-scan.ts";
 
 /** `body` cut into chunks at the given offsets. */
 function cut(body: Buffer, ...at: number[]): Buffer[] {
@@ -20,45 +21,76 @@ function cut(body: Buffer, ...at: number[]): Buffer[] {
   return out;
 }
 
-describe("TextWindow", () => {
-  const needle = "root:x:0:0:";
-  const body = Buffer.from(`${"a".repeat(100)}${needle}${"b".repeat(100)}`);
+/** A small deterministic generator, so a failing case can be replayed. */
+function random(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
 
-  it("finds a match split at every offset, and one byte a chunk", () => {
-    for (let at = 95; at <= 115; at++) {
-      const w = new TextWindow(64);
-      assert.ok(
-        cut(body, at).some((c) => w.next(c).includes(needle)),
-        `split at ${at}`,
-      );
+describe("Overlap", () => {
+  it("keeps exactly the stream's last `size` bytes, whatever the chunk sizes", () => {
+    const next = random(7);
+    for (const size of [1, 16, 100, 3072]) {
+      const o = new Overlap(size, 0);
+      const seen: Buffer[] = [];
+      for (let i = 0; i < 300; i++) {
+        const n = [0, 1, 2, size - 1, size, size + 1, Math.floor(next() * 3 * size)][i % 7]!;
+        const chunk = randomBytes(Math.max(0, n));
+        o.keep(chunk);
+        seen.push(chunk);
+        const all = Buffer.concat(seen);
+        assert.deepEqual(Buffer.from(o.text(null), "latin1"), all.subarray(Math.max(0, all.length - size)));
+      }
     }
-    const w = new TextWindow(64);
-    let found = false;
-    for (let i = 0; i < body.length; i++) found ||= w.next(body.subarray(i, i + 1)).includes(needle);
-    assert.ok(found);
   });
 
-  it("keeps only the overlap between chunks, however large the body", () => {
-    const w = new TextWindow(16);
-    const big = Buffer.alloc(1024 * 1024, "x");
-    const text = w.next(big);
-    assert.equal(text.length, big.length);
-    // The next window is the 16-byte tail plus the new chunk: nothing else was kept.
-    assert.equal(w.next(Buffer.from("y")).length, 17);
+  it("joins the kept bytes with the next chunk's first bytes at the boundary", () => {
+    const o = new Overlap(64, 8);
+    assert.equal(o.junction(Buffer.from("anything")), null, "nothing kept before the first chunk");
+    o.keep(Buffer.from("0123456789abcdef"));
+    const j = o.junction(Buffer.from("XYZ"));
+    assert.equal(j?.toString("latin1"), "89abcdefXYZ");
+    assert.equal(o.boundary, 8);
+    assert.equal(o.text(Buffer.from("XYZ")), "0123456789abcdefXYZ");
   });
 
-  it("compares UTF-8 text with the bytes it is on the wire, and reads binary bytes as they are", () => {
-    const payload = "<b>Zoë’s</b>";
-    const w = new TextWindow(64);
-    const bytes = Buffer.from(`x${payload}y`, "utf8");
-    assert.ok(cut(bytes, 6).some((c) => w.next(c).includes(wireText(payload))));
-    const binary = new TextWindow(64).next(randomBytes(4096));
-    assert.equal(binary.length, 4096);
+  it("allocates nothing for a body scanned in one chunk", () => {
+    const o = new Overlap(1024, 64);
+    assert.equal(o.length, 0);
+    assert.equal(o.text(null), "");
+  });
+});
+
+describe("findNeedle", () => {
+  it("agrees with Buffer.indexOf on random bodies, and where the anchor byte is everywhere", () => {
+    const next = random(11);
+    const alphabet = Buffer.from("ab<>(1 ");
+    const pick = (n: number) =>
+      Buffer.from(Array.from({ length: n }, () => alphabet[Math.floor(next() * 7)]!));
+    for (let i = 0; i < 3000; i++) {
+      const n = needle(pick(1 + Math.floor(next() * 12)).toString("latin1"));
+      const body = pick(Math.floor(next() * 200));
+      assert.equal(findNeedle(body, n), body.indexOf(n.wire, 0, "latin1") !== -1, `${n.wire} in ${body}`);
+    }
+    // Only the last of a thousand anchor bytes starts the needle.
+    const dense = needle("((((((x");
+    assert.equal(findNeedle(Buffer.from(`${"(".repeat(1000)}x`), dense), true);
+    assert.equal(findNeedle(Buffer.from("(".repeat(1000)), dense), false);
+  });
+
+  it("matches UTF-8 text with the bytes it is on the wire, in any body, binary included", () => {
+    const n = needle("<b>Zoë’s</b>");
+    assert.equal(findNeedle(Buffer.from("x<b>Zoë’s</b>y", "utf8"), n), true);
+    assert.equal(findNeedle(Buffer.from("x<b>Zoe's</b>y", "utf8"), n), false);
+    for (let i = 0; i < 32; i++) assert.equal(findNeedle(randomBytes(4096), n), false);
   });
 });
 
 describe("LiteralScanner", () => {
-  const tokens = ["7f3a9c-canary-ssn-000-00-0000", "backup_admin"].map((t) => Buffer.from(t));
+  const tokens = ["7f3a9c-canary-ssn-000-00-0000", "backup_admin"].map(needle);
 
   it("reports each token once, found across any chunk boundary", () => {
     const body = Buffer.from(`{"rows":[{"ssn":"7f3a9c-canary-ssn-000-00-0000"},{"u":"backup_admin"}]}`);
@@ -82,6 +114,13 @@ describe("LiteralScanner", () => {
     const s = new LiteralScanner(tokens);
     assert.deepEqual(s.scan(Buffer.from("backup_admi n and 7f3a9c-canary")), []);
     for (let i = 0; i < 64; i++) assert.deepEqual(s.scan(randomBytes(16 * 1024)), []);
+  });
+
+  it("does not look across a boundary after a chunk marked last", () => {
+    const s = new LiteralScanner(tokens);
+    assert.deepEqual(s.scan(Buffer.from("...backup_"), true), []);
+    // A new body's first chunk, had it been the same scanner: nothing was kept to join it with.
+    assert.deepEqual(s.scan(Buffer.from("admin...")), []);
   });
 });
 
