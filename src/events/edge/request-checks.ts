@@ -29,6 +29,9 @@ const SUPPORTED_METHODS = new Set([
   "PATCH",
 ]);
 
+/** A value no signature can match (see checkValue): letters, digits, `-`, `.`, `~`, `/`. */
+const PLAIN = /^[A-Za-z0-9\-.~/]*$/;
+
 /** Longest Authorization value decoded to look for a decoy credential (Basic credentials are short). */
 const AUTHORIZATION_MAX = 4096;
 
@@ -144,6 +147,10 @@ export function checkValue(
       value.slice(0, 64),
     );
   }
+  // Most values are plain words, numbers and paths: no signature below can match them (each
+  // needs a `%`, a control character, `..`, or one of < > : = ' " ( ) ; @ _ + space), so they
+  // cost one test instead of six.
+  if (PLAIN.test(raw) && raw.indexOf("..") === -1) return;
   check(found, detect, "CIE3", part, () => findNullByte(value, raw), "null byte");
   if (crlf) check(found, detect, "CIE4", part, () => findCrLf(value, raw), "CR or LF");
   check(found, detect, "EE1", part, () => findDoubleEncoding(raw), "double-encoded character");
