@@ -6,7 +6,7 @@
  * on a usage mistake.
  */
 import { formatProblem } from "../config/load.ts";
-import type { Address } from "../config/types.ts";
+import { adminClient, type CommandIo, cell, defaultIo, renderTable } from "./admin-client.ts";
 import type { ParsedArgs } from "./args.ts";
 import { loadFromArgs } from "./load.ts";
 
@@ -47,17 +47,7 @@ const FOR_SUB: Record<string, readonly Option[]> = {
   add: FOR_ADD,
   delete: [],
 };
-const REQUEST_TIMEOUT_MS = 10_000;
-
-export interface DecisionsIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const defaultIo: DecisionsIo = {
-  out: (l) => process.stdout.write(`${l}\n`),
-  err: (l) => process.stderr.write(`${l}\n`),
-};
+export type DecisionsIo = CommandIo;
 
 export async function decisionsCommand(
   args: ParsedArgs,
@@ -97,7 +87,9 @@ export async function decisionsCommand(
     io.err("gatehouse decisions: the configuration has problems; fix them or pass --admin-listen");
     return 1;
   }
-  const api = adminClient(loaded.config.adminListen, loaded.config.adminToken, io, sub);
+  const api = adminClient(loaded.config.adminListen, loaded.config.adminToken, (message) =>
+    io.err(`gatehouse decisions ${sub}: ${message}`),
+  );
   const scope = scopes[0];
   switch (sub) {
     case "list": {
@@ -162,63 +154,7 @@ function addBody(args: ParsedArgs, scope: (typeof SCOPE_FLAGS)[number] | undefin
   return body;
 }
 
-type Call = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown> | null>;
-
-/** Calls the API; on any failure prints why (each field the API named) and resolves to null. */
-function adminClient(address: Address, token: string | null, io: DecisionsIo, sub: string): Call {
-  const base = `http://${connectHost(address.host)}:${address.port}`;
-  const say = (message: string) => io.err(`gatehouse decisions ${sub}: ${message}`);
-  return async function call(method, path, body) {
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      const cause = (err as Error & { cause?: Error }).cause ?? (err as Error);
-      say(
-        `cannot reach the admin API at ${base} (${cause.message}); is gatehouse serve running there? ` +
-          "Set --admin-listen (GATEHOUSE_ADMIN_LISTEN) to its admin address",
-      );
-      return null;
-    }
-    const text = await res.text().catch(() => "");
-    let answer: Record<string, unknown> = {};
-    try {
-      answer = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      // Not JSON: not a Gatehouse admin API; reported by status below.
-    }
-    if (res.ok) return answer;
-    const detail = typeof answer.detail === "string" ? answer.detail : `${text.slice(0, 200)}`;
-    say(`the admin API answered ${res.status}: ${detail}`);
-    if (Array.isArray(answer.errors)) {
-      for (const e of answer.errors as { field?: unknown; message?: unknown }[]) {
-        say(`  ${cell(e.field)}: ${cell(e.message)}`);
-      }
-    }
-    if (res.status === 401) say("  pass the admin token with --admin-token (GATEHOUSE_ADMIN_TOKEN)");
-    return null;
-  };
-}
-
-/** Where to connect for a listen address: a wildcard means this host. */
-function connectHost(host: string): string {
-  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
-  if (host === "::") return "[::1]";
-  return host.includes(":") ? `[${host}]` : host;
-}
-
 const COLUMNS = ["ID", "ACTION", "SCOPE", "VALUE", "UNTIL", "ORIGIN", "REASON"] as const;
-const MAX_CELL = 48;
-
 /** Aligned columns, one decision a line, under a header. */
 export function table(decisions: readonly Record<string, unknown>[]): string[] {
   const rows = decisions.map((d) => [
@@ -230,13 +166,7 @@ export function table(decisions: readonly Record<string, unknown>[]): string[] {
     cell(d.origin),
     cell(reasonText(d)),
   ]);
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [line(COLUMNS), ...rows.map(line)];
+  return renderTable(COLUMNS, rows);
 }
 
 /** An operator's text, or what the policy answered with (detection point or rule → response). */
@@ -246,17 +176,4 @@ function reasonText(d: Record<string, unknown>): string {
   const cause = [r.detectionPoint, r.rule].find((v) => typeof v === "string");
   const parts = [cause, r.response].filter((v) => typeof v === "string");
   return parts.join(" -> ");
-}
-
-/**
- * Text for one cell, bounded and with control characters escaped: a reason is free text from
- * whoever could call the API, and a terminal would obey escape sequences in it.
- */
-function cell(value: unknown, max = MAX_CELL): string {
-  const text = (
-    typeof value === "string" ? value : value === undefined || value === null ? "-" : String(value)
-  )
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters escaped
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
