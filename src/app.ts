@@ -191,7 +191,13 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
   ];
 
   // Detection at the edge (DESIGN 3.3): request side as a stage, status side at the response.
-  const edge = createEdgeDetection({ policy: policies.current, intake, clock });
+  const edge = createEdgeDetection({
+    policy: policies.current,
+    intake,
+    clock,
+    onError: (err) =>
+      logger.error({ err: (err as Error).message }, "edge detection failed on a request body"),
+  });
   // Breach evidence in the responses to flagged requests (DESIGN section 6): outcome success.
   const inspectResponse = createInspector({
     inspection: config.inspection,

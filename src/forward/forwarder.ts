@@ -215,7 +215,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         ...theirs,
       ];
     }
-    if (this.#observeResponse) this.#observer = this.#observeResponse(this.#ctx, statusCode, headers);
+    if (this.#observeResponse) {
+      try {
+        this.#observer = this.#observeResponse(this.#ctx, statusCode, headers);
+      } catch {
+        this.#observer = null;
+      }
+    }
     this.#res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
   }
 
@@ -225,7 +231,17 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.pause();
       this.#res.once("drain", this.#resume);
     }
-    this.#observer?.onData(chunk);
+    if (this.#observer !== null) this.#show(chunk);
+  }
+
+  /** An observer that throws is dropped: it may cost the response its inspection, never the response. */
+  #show(chunk: Buffer | null): void {
+    try {
+      if (chunk === null) this.#observer!.onEnd();
+      else this.#observer!.onData(chunk);
+    } catch {
+      this.#observer = null;
+    }
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
@@ -242,7 +258,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       if (any) this.#res.addTrailers(kept as Record<string, string>);
     }
     this.#res.end();
-    this.#observer?.onEnd();
+    if (this.#observer !== null) this.#show(null);
     this.#finish({ kind: "forwarded", status: this.#ctx.upstreamStatus });
   }
 

@@ -35,6 +35,8 @@ export interface EdgeDetectionDeps {
   policy: () => Policy;
   intake: Pick<Intake, "fromEdge">;
   clock: Clock;
+  /** A check that failed on a request body (it is reported; the request is not affected). */
+  onError?: (err: unknown) => void;
 }
 
 export interface EdgeDetector {
@@ -130,9 +132,10 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
         found.add("FIO1", "attempt", `chunked request body over ${limit} bytes`, "body", String(total));
         sent = report(ctx, found, sent);
       }
-      if (collect && kept < BODY_SCAN_BYTES) {
-        prefix ??= Buffer.allocUnsafe(BODY_SCAN_BYTES);
-        kept += chunk.copy(prefix, kept, 0, Math.min(chunk.length, BODY_SCAN_BYTES - kept));
+      if (collect && kept < BODY_SCAN_BYTES && (prefix === null || kept < prefix.length)) {
+        // Sized to the body when it says how long it is: a 200-byte form needs no 64 KiB buffer.
+        prefix ??= Buffer.allocUnsafe(scanBytes(req.headers["content-length"]));
+        kept += chunk.copy(prefix, kept, 0, Math.min(chunk.length, prefix.length - kept));
       }
       if (kept >= BODY_SCAN_BYTES && (limit === null || found.has("FIO1"))) req.off("data", onData);
     };
@@ -141,11 +144,17 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
     req.once("end", () => {
       req.off("data", onData);
       if (prefix === null) return;
-      // An urlencoded body is bytes to percent-decode (latin1 keeps one byte per character).
-      const text = prefix.toString(kind === "form" ? "latin1" : "utf8", 0, kept);
-      checkBody(edge, kind, text, found);
-      if (edge.tokens !== null) checkTokensInBody(edge.tokens, kind, text, found);
-      report(ctx, found, sent);
+      // An event handler: nothing above it would catch a throw, and hostile bodies must cost
+      // their own detection at most, never the process.
+      try {
+        // An urlencoded body is bytes to percent-decode (latin1 keeps one byte per character).
+        const text = prefix.toString(kind === "form" ? "latin1" : "utf8", 0, kept);
+        checkBody(edge, kind, text, found);
+        if (edge.tokens !== null) checkTokensInBody(edge.tokens, kind, text, found);
+        report(ctx, found, sent);
+      } catch (err) {
+        deps.onError?.(err);
+      }
     });
   }
 
@@ -157,4 +166,10 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
   }
 
   return { detectAtEdge, observeStatus };
+}
+
+/** Bytes of a body to keep for its checks: its declared length, at most BODY_SCAN_BYTES. */
+function scanBytes(contentLength: string | undefined): number {
+  const n = contentLength === undefined ? Number.NaN : Number(contentLength);
+  return Number.isInteger(n) && n > 0 && n < BODY_SCAN_BYTES ? n : BODY_SCAN_BYTES;
 }

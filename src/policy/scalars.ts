@@ -233,16 +233,25 @@ export const webhook: ScalarShape<string> = {
   kind: "scalar",
   doc: "The URL the notification is POSTed to (http:// or https://).",
   json: { type: "string", pattern: "^https?://[^\\s/?#]+", maxLength: 2048 },
+  // A webhook URL is often its own secret (Slack's path, a token in the query): problems never
+  // quote it, since they reach logs and /readyz.
   parse(raw) {
     if (typeof raw === "string" && raw.length <= 2048) {
+      let url: URL | null = null;
       try {
-        const url = new URL(raw);
-        if ((url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "") return ok(raw);
+        url = new URL(raw);
       } catch {
         // reported below
       }
+      if (url && (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "") {
+        if (url.username !== "" || url.password !== "")
+          return fail(
+            "must not carry user:password@ (HTTP clients refuse such URLs); put the secret in the path or query",
+          );
+        return ok(raw);
+      }
     }
-    return fail(`${show(raw)} is not an http:// or https:// URL`);
+    return fail("is not an http:// or https:// URL (the value is not shown: it may hold a secret)");
   },
 };
 

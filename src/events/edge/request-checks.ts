@@ -94,6 +94,8 @@ function checkDeclaredMethod(
   rawPath: string,
   found: Findings,
 ): void {
+  // A browser's CORS preflight asks before any cross-origin call to a declared route.
+  if (method === "OPTIONS") return;
   let addressed = false;
   let expectsGet = false;
   let expectsPost = false;
@@ -190,6 +192,9 @@ function checkTokensInHead(tokens: RegExp, head: RequestHead, found: Findings): 
   const raw = head.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
+    // Referer names the page a browser came from: a link to a decoy URL on someone else's page
+    // would otherwise make the victim's own browser "use" the decoy.
+    if (name.length === 7 && name.toLowerCase() === "referer") continue;
     const value = raw[i + 1]!;
     let m = tokens.exec(value);
     if (m === null && name.length === 13 && name.toLowerCase() === "authorization") {

@@ -38,7 +38,9 @@ const XSS = new RegExp(
 const SQL = new RegExp(
   [
     // A tautology after a closing quote: ' or 1=1, " or ""=", 'or'a'='a, ') or ('x'='x.
-    "['\"`)]\\s*(?:or|and|\\|\\||&&)(?:\\s+|(?=['\"(]))['\"(]{0,2}[\\w.]{0,32}['\"]?\\s*(?:=|<>|!=|\\blike\\b)",
+    // The runs of space are bounded: unbounded runs on both sides of the optional parts made a
+    // quote followed by a long run of spaces cost quadratic time (seconds for 64 KB).
+    "['\"`)]\\s{0,8}(?:or|and|\\|\\||&&)(?:\\s{1,8}|(?=['\"(]))['\"(]{0,2}[\\w.]{0,32}['\"]?\\s{0,8}(?:=|<>|!=|\\blike\\b)",
     // UNION SELECT, with spaces, comments or parentheses between (not "a union rep", not "selection").
     "\\bunion(?:\\s|\\+|\\(|\\/\\*.{0,64}?\\*\\/){1,16}(?:(?:all|distinct)(?:\\s|\\+|\\(|\\/\\*.{0,64}?\\*\\/){1,16})?select\\b",
     // A comment right after a closing quote: admin'--, x'/*.

@@ -85,6 +85,8 @@ export function createInspector(options: InspectionOptions): InspectResponse {
     return c;
   }
 
+  const onError = (err: unknown) => options.onError?.(err);
+
   function emit(ctx: RequestContext, evidence: Evidence): void {
     try {
       options.onEvidence(ctx, evidence);
@@ -128,6 +130,7 @@ export function createInspector(options: InspectionOptions): InspectResponse {
         kind,
         maxBytes,
         learn === null ? null : (total) => sizes.learn(learn, total),
+        onError,
       );
       if (tokens !== null) observer.read(() => new TokenScan(tokens, (e) => emit(ctx, e)));
       return observer;
@@ -139,13 +142,13 @@ export function createInspector(options: InspectionOptions): InspectResponse {
       const oversized = (bytes: number) => emit(ctx, oversizedEvidence(route!, bytes, normal, detections));
       // With a Content-Length the size is known before the body: the evidence does not wait for it.
       if (kind.length === null) {
-        observer = new Observer(kind, maxBytes, null);
+        observer = new Observer(kind, maxBytes, null, onError);
         observer.watchSize(normal.limit, oversized);
       } else if (kind.length > normal.limit) oversized(kind.length);
     }
     const tokens = policy.tokens;
     if (!readable || !FlaggedScan.applies(detections, kind.html, tokens)) return observer;
-    observer ??= new Observer(kind, maxBytes, null);
+    observer ??= new Observer(kind, maxBytes, null, onError);
     const { target } = ctx;
     const html = kind.html;
     // Made when the first text is read, after the response's bytes are on their way (Observer).
@@ -218,10 +221,26 @@ class Observer implements ResponseObserver {
   #queue: Buffer[] = [];
   #scheduled = false;
 
-  constructor(kind: BodyKind, maxBytes: number, learn: ((total: number) => void) | null) {
+  /** A scanner that threw: reported, and this response is inspected no further. */
+  readonly onError: (err: unknown) => void;
+
+  constructor(
+    kind: BodyKind,
+    maxBytes: number,
+    learn: ((total: number) => void) | null,
+    onError: (err: unknown) => void,
+  ) {
     this.#kind = kind;
     this.#maxBytes = maxBytes;
     this.#learn = learn;
+    this.onError = onError;
+  }
+
+  /** Stop inspecting: nothing more is queued or scanned. */
+  abandon(): void {
+    this.#make = null;
+    this.#sink = null;
+    this.#queue = [];
   }
 
   watchSize(limit: number, onOversized: (bytes: number) => void): void {
@@ -314,5 +333,12 @@ class Observer implements ResponseObserver {
 }
 
 function flushObserver(observer: Observer): void {
-  observer.flush();
+  // Runs outside any handler that could catch it: a scanner that throws on hostile content must
+  // cost this response its inspection, never the process.
+  try {
+    observer.flush();
+  } catch (err) {
+    observer.abandon();
+    observer.onError(err);
+  }
 }

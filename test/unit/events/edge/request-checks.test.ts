@@ -161,6 +161,22 @@ describe("request checks", () => {
     assert.deepEqual(points(head(all, "GET", "/.envoy")), []);
   });
 
+  it("a CORS preflight (OPTIONS) on a declared route is expected, not RE1", () => {
+    assert.deepEqual(
+      points(
+        head(all, "OPTIONS", "/login", {
+          "Access-Control-Request-Method": "POST",
+          Origin: "https://app.example",
+        }),
+      ),
+      [],
+    );
+  });
+
+  it("HT3 is not raised by a Referer: a link on another page must not make a victim's browser use a decoy", () => {
+    assert.deepEqual(points(head(all, "GET", "/x", { Referer: "https://evil.example/?t=backup_admin" })), []);
+  });
+
   it("HT3: a decoy token in the target, a header, Basic credentials or the body, as a success", () => {
     const inQuery = only(head(all, "GET", "/records?ssn=7f3a9c-canary-ssn-000-00-0000"));
     assert.equal(inQuery.detectionPoint, "HT3");

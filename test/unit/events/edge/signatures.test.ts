@@ -247,3 +247,16 @@ describe("plain values (the request checks' fast path)", () => {
     );
   });
 });
+
+describe("hostile runs of whitespace", () => {
+  // A quote, a keyword and 64 000 spaces once took the CIE1 expression seconds (quadratic
+  // backtracking between two unbounded runs of space); this input now takes microseconds. The
+  // suite does not time it, but a regression shows as a test that takes seconds.
+  it("an injection keyword followed by a long run of spaces matches nothing and returns", () => {
+    for (const prefix of ["' or", "' and", "') or", "'||", "union", "; drop", "sleep", "onerror"]) {
+      const value = `${prefix}${" ".repeat(64_000)}x`;
+      assert.equal(findSqlInjection(value), null, prefix);
+      assert.equal(findXss(value), null, prefix);
+    }
+  });
+});
