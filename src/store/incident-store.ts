@@ -95,7 +95,7 @@ export class MemoryIncidentStore implements IncidentStore {
     for (const key of u.keys) {
       const id = live(this.#index.get(key), now);
       const incident = id === undefined ? undefined : live(this.#incidents.get(id), now);
-      if (incident) {
+      if (incident && !otherUser(incident, u)) {
         found = incident;
         break;
       }
@@ -275,4 +275,14 @@ export function createIncidentStore(options: CreateIncidentStoreOptions): Incide
     ...(options.logger ? { logger: options.logger } : {}),
   });
   return new FailoverIncidentStore(redis, memory);
+}
+
+/**
+ * Whether an open incident belongs to another user than the update's: then a shared address or
+ * session (a NAT, a kiosk) must not fold one user's events, or breach, into another's incident.
+ */
+export function otherUser(incident: Incident, u: IncidentUpdate): boolean {
+  const theirs = incident.actor.user;
+  const mine = u.actor.user;
+  return theirs !== undefined && theirs !== null && mine !== undefined && mine !== null && theirs !== mine;
 }

@@ -63,7 +63,14 @@ for i = 1, n do
   local id = redis.call('GET', KEYS[1 + i])
   if id then
     local raw = redis.call('GET', prefix .. 'inc:i:' .. id)
-    if raw then record = cjson.decode(raw) found = true break end
+    if raw then
+      local candidate = cjson.decode(raw)
+      -- Another user's incident (a shared address or session): not this update's.
+      local theirs = candidate.actor and candidate.actor.user
+      local mine = u.actor and u.actor.user
+      local other = type(theirs) == 'string' and type(mine) == 'string' and theirs ~= mine
+      if not other then record = candidate found = true break end
+    end
   end
 end
 

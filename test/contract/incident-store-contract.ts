@@ -77,6 +77,20 @@ export function incidentStoreContract(
     }
     const one = async (u: IncidentUpdate) => (await store.record([u]))[0]!;
 
+    it("two users behind one address are two incidents: the second one's breach pages under their own name", async () => {
+      const nat = ip(21);
+      const alice = await one(update({ who: { ip: nat, user: "alice" }, opens: true, attacks: 1 }));
+      assert.equal(alice.opened, true);
+      const bob = await one(update({ who: { ip: nat, user: "bob" }, opens: true, outcome: "success" }));
+      assert.equal(bob.opened, true, "bob's breach is not folded into alice's incident");
+      assert.equal(bob.breached, true, "so it pages");
+      assert.notEqual(bob.incident!.id, alice.incident!.id);
+      assert.equal(bob.incident!.actor.user, `${run}:bob`);
+      // An event of alice's from the same address still goes to her own incident.
+      const again = await one(update({ who: { ip: nat, user: "alice" } }));
+      assert.equal(again.incident?.id, alice.incident!.id);
+    });
+
     it("holds an actor's events until an attack opens an incident, then folds them in", async () => {
       const a = ip(1);
       for (let i = 0; i < 3; i++) {
