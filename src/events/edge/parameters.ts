@@ -100,22 +100,27 @@ export function forEachJsonString(text: string, visit: VisitParameter): void {
   // Iterative, not recursive: a hostile body nests as deep as JSON.parse allows.
   const stack: { value: unknown; name: string }[] = [{ value: doc, name: "" }];
   let visited = 0;
+  // Only strings count toward the bound, and numbers, booleans and nulls are never stacked:
+  // padding a body with 10 000 zeros must not push the string after them out of reach. The
+  // work stays bounded by the body prefix (BODY_SCAN_BYTES) that was parsed.
   while (stack.length > 0 && visited < JSON_VALUES_MAX) {
     const { value, name } = stack.pop()!;
-    visited++;
     if (typeof value === "string") {
+      visited++;
       if (visit(name || "*", value, value)) return;
     } else if (Array.isArray(value)) {
-      const last = Math.min(value.length, JSON_VALUES_MAX) - 1;
-      for (let i = last; i >= 0; i--) stack.push({ value: value[i], name: child(name, `[${i}]`) });
+      for (let i = value.length - 1; i >= 0; i--) {
+        const item = value[i];
+        if (typeof item === "object" || typeof item === "string")
+          stack.push({ value: item, name: child(name, `[${i}]`) });
+      }
     } else if (value !== null && typeof value === "object") {
       const keys = Object.keys(value);
-      for (let i = Math.min(keys.length, JSON_VALUES_MAX) - 1; i >= 0; i--) {
+      for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!;
-        stack.push({
-          value: (value as Record<string, unknown>)[key],
-          name: child(name, name ? `.${key}` : key),
-        });
+        const item = (value as Record<string, unknown>)[key];
+        if (typeof item === "object" || typeof item === "string")
+          stack.push({ value: item, name: child(name, name ? `.${key}` : key) });
       }
     }
   }

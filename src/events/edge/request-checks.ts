@@ -140,7 +140,15 @@ export function checkValue(
   crlf: boolean,
 ): void {
   const { detect } = edge;
-  if (detect.has("RE7") && edge.paramLength !== null && value.length > edge.paramLength && part !== "path") {
+  // `body:*` is a JSON body that did not parse (or was cut at the scanned prefix), matched as
+  // one text: its length is the body's, not a parameter's.
+  if (
+    detect.has("RE7") &&
+    edge.paramLength !== null &&
+    value.length > edge.paramLength &&
+    part !== "path" &&
+    part !== "body:*"
+  ) {
     found.add(
       "RE7",
       "attempt",

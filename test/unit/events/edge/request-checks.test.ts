@@ -161,6 +161,18 @@ describe("request checks", () => {
     assert.deepEqual(points(head(all, "GET", "/.envoy")), []);
   });
 
+  it("a JSON body padded with numbers still has its strings checked", () => {
+    const padded = `{"p":[${new Array(10_000).fill(0).join(",")}],"q":"' or 1=1--"}`;
+    assert.deepEqual(points(body(all, "json", padded)), ["CIE1"]);
+  });
+
+  it("a JSON body that does not parse (cut at the scanned prefix) is matched whole, but is not RE7", () => {
+    const cut = `{"items":[${'"ordinary text",'.repeat(200)}`;
+    assert.ok(cut.length > 100, "longer than the policy's paramLength");
+    assert.deepEqual(points(body(all, "json", cut)), []);
+    assert.deepEqual(points(body(all, "json", `{"a":"<script>alert(1)</script>",`)), ["IE1"]);
+  });
+
   it("a CORS preflight (OPTIONS) on a declared route is expected, not RE1", () => {
     assert.deepEqual(
       points(
