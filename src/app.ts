@@ -195,6 +195,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     policy: policies.current,
     intake,
     clock,
+    sessionCookies,
     onError: (err) =>
       logger.error({ err: (err as Error).message }, "edge detection failed on a request body"),
   });

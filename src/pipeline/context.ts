@@ -48,6 +48,8 @@ export interface RequestContext {
   revokedCookies: readonly string[];
   /** Set by a logout decision on a bearer-token session: `Authorization` is not forwarded. */
   revokedBearer: boolean;
+  /** Set when the app's response named a user (`Gatehouse-User`): what makes a login response a login. */
+  appNamedUser: boolean;
   /** Set by a tarpit decision: ms to wait before forwarding. */
   tarpitMs: number;
   /** Set by a flag decision: the app is told `Gatehouse-Posture: elevated`. */

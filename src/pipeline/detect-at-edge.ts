@@ -35,6 +35,8 @@ export interface EdgeDetectionDeps {
   policy: () => Policy;
   intake: Pick<Intake, "fromEdge">;
   clock: Clock;
+  /** The session cookies' names (identity.sessionCookies), to tell a login from a flash cookie. */
+  sessionCookies?: () => readonly string[];
   /** A check that failed on a request body (it is reported; the request is not affected). */
   onError?: (err: unknown) => void;
 }
@@ -48,7 +50,7 @@ export interface EdgeDetector {
 
 export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
   const now = () => deps.clock.now();
-  const statusDetections = createStatusChecks(now);
+  const statusDetections = createStatusChecks(now, deps.sessionCookies);
   // UT2 counts per address; rebuilt only when a reload changes the window.
   let rates: SlidingCounter | null = null;
 

@@ -94,6 +94,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       trace: tracing.startRequestSpan(req.method ?? "GET", req.headers),
       revokedCookies: NO_COOKIES,
       revokedBearer: false,
+      appNamedUser: false,
       tarpitMs: 0,
       flagged: false,
       detections: null,

@@ -23,6 +23,7 @@ export function createReadDetections(intake: Intake, correlation: Correlation) {
     );
     if (user !== null) {
       ctx.user = user;
+      ctx.appNamedUser = true;
       // Socket events that name this request later get the user too.
       correlation.setUser(ctx.requestId, user);
     }

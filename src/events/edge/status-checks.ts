@@ -21,9 +21,19 @@ export const LOGIN_RATE = { attempts: 10, windowMs: 60_000 } as const;
 /** Detections of the app's or the edge's that make a successful login on the same request a breach. */
 const INJECTION_POINTS = new Set(["CIE1", "CIE3", "CIE4", "IE1", "IE3"]);
 
+/** identity.sessionCookies' default, for callers that do not pass the live list. */
+const DEFAULT_SESSION_COOKIES = ["sid", "connect.sid", "session", "JSESSIONID", "PHPSESSID"];
+
 export type ResponseHeadersLike = Record<string, string | string[] | undefined>;
 
-export function createStatusChecks(now: () => number) {
+/**
+ * `sessionCookies`: the names of the cookies that carry a session (identity.sessionCookies), so
+ * a CSRF or flash cookie on a failure page is not taken for a login.
+ */
+export function createStatusChecks(
+  now: () => number,
+  sessionCookies: () => readonly string[] = () => DEFAULT_SESSION_COOKIES,
+) {
   // Failure times kept per actor: as many as the longest guessing run in the policy needs; a
   // reload that changes it starts the history afresh (the runs it held were judged by the old one).
   let failures = new FailureLog(0);
@@ -79,7 +89,7 @@ export function createStatusChecks(now: () => number) {
       });
       return out;
     }
-    if (!isSuccessfulLogin(ctx, status, headers)) return out;
+    if (!isSuccessfulLogin(ctx, status, headers, sessionCookies())) return out;
     const injection = ctx.detections?.find((d) => INJECTION_POINTS.has(d.detectionPoint));
     if (injection !== undefined) {
       push({
@@ -136,15 +146,28 @@ function loginRoute(edge: CompiledEdge, ctx: RequestContext): DeclaredRoute | nu
 
 /**
  * A login that worked: a 2xx or 3xx that is not a declared failure status and that either sets a
- * cookie or names a user (the app's `Gatehouse-User`). An app that answers a failed login with a
- * plain 200 page sets neither, so it is not mistaken for a success.
+ * session cookie (one of identity.sessionCookies) or names the user in this very response (the
+ * app's `Gatehouse-User`). A user known before the request (a session already bound) does not
+ * count, nor does any other cookie; an app that answers a failed login with a plain `200` page
+ * sets neither, so it is not mistaken for a success.
  */
-function isSuccessfulLogin(ctx: RequestContext, status: number, headers: ResponseHeadersLike): boolean {
+function isSuccessfulLogin(
+  ctx: RequestContext,
+  status: number,
+  headers: ResponseHeadersLike,
+  sessionCookies: readonly string[],
+): boolean {
   if (status < 200 || status >= 400) return false;
+  if (ctx.appNamedUser) return true;
   const cookies = headers["set-cookie"];
-  const set = cookies === undefined ? 0 : Array.isArray(cookies) ? cookies.length : 1;
-  // The expiry Gatehouse adds for a revoked session is not the app's doing.
-  return set > ctx.revokedCookies.length || ctx.user !== null;
+  if (cookies === undefined) return false;
+  for (const line of Array.isArray(cookies) ? cookies : [cookies]) {
+    const eq = line.indexOf("=");
+    const name = (eq === -1 ? line : line.slice(0, eq)).trim();
+    // The expiry Gatehouse adds for a revoked session is not the app's doing.
+    if (sessionCookies.includes(name) && !ctx.revokedCookies.includes(name)) return true;
+  }
+  return false;
 }
 
 /** `10m`, `90s`, `1h`: how the guessing window reads in evidence. */

@@ -38,7 +38,9 @@ const loginOnly = edgeOf(`edge:
 `);
 
 function request(
-  over: Partial<Pick<RequestContext, "method" | "target" | "clientIp" | "sessionId" | "user">> & {
+  over: Partial<
+    Pick<RequestContext, "method" | "target" | "clientIp" | "sessionId" | "user" | "appNamedUser">
+  > & {
     detections?: RequestDetection[];
   } = {},
 ): RequestContext {
@@ -48,6 +50,7 @@ function request(
     clientIp: "203.0.113.9",
     sessionId: null,
     user: null,
+    appNamedUser: false,
     revokedCookies: [],
     detections: null,
     ...over,
@@ -132,7 +135,18 @@ describe("status checks", () => {
     assert.deepEqual(run(request(), 200, COOKIE), [], "failures long ago");
     for (let i = 0; i < LOGIN_GUESSING.failures; i++) run(request(), 401);
     assert.deepEqual(run(request(), 200), [], "a 200 that sets no cookie and names no user");
-    assert.deepEqual(ids(run(request({ user: "alice" }), 200)), ["AE2:success"], "the app named the user");
+    assert.deepEqual(
+      run(request({ user: "alice" }), 200),
+      [],
+      "a user known before the request, not named now",
+    );
+    for (let i = 0; i < LOGIN_GUESSING.failures; i++) run(request(), 401);
+    assert.deepEqual(run(request(), 200, { "set-cookie": "flash=try+again; Path=/" }), [], "a flash cookie");
+    assert.deepEqual(
+      ids(run(request({ user: "alice", appNamedUser: true }), 200)),
+      ["AE2:success"],
+      "the app named the user in this response",
+    );
   });
 
   it("a person who mistypes five times and then gets it right is not paged by the default run", () => {
