@@ -79,6 +79,30 @@ export class WebhookQueue {
   /** Queue a message; false when it was dropped (queue full, or closed). */
   send(message: NotifyMessage): boolean {
     if (this.#stop.signal.aborted) return false;
+    if (this.#queue.length >= this.#max && message.kind === "breach") {
+      // A page is worth more than a summary: a full queue gives up its newest waiting digest
+      // (never the one in flight) before it drops a breach.
+      let at = -1;
+      for (let i = this.#queue.length - 1; i > 0; i--) {
+        if (this.#queue[i]!.message.kind === "digest") {
+          at = i;
+          break;
+        }
+      }
+      if (at !== -1) {
+        const [dropped] = this.#queue.splice(at, 1);
+        this.#o.events.failed("queue_full");
+        this.#o.logger?.warn(
+          {
+            channel: this.#o.name,
+            kind: "digest",
+            about: dropped!.message.about,
+            queued: this.#queue.length,
+          },
+          "digest dropped to make room for a breach page: the channel's queue is full",
+        );
+      }
+    }
     if (this.#queue.length >= this.#max) {
       this.#o.events.failed("queue_full");
       this.#o.logger?.warn(
@@ -142,13 +166,22 @@ export class WebhookQueue {
         attempt: item.attempts,
         error: failure.detail,
       };
-      if (item.attempts > channel.retries) {
+      if (item.attempts > channel.retries || !failure.retry) {
         this.#queue.shift();
         this.#o.events.failed("gave_up");
         this.#o.logger?.warn(log, "notification given up after its retries");
         continue;
       }
       this.#o.logger?.warn(log, "notification failed; retrying");
+      // A failing digest does not hold the pages queued behind it through its backoff: it goes
+      // to the back, and waits its turn again.
+      if (
+        item.message.kind === "digest" &&
+        this.#queue.some((q, i) => i > 0 && q.message.kind === "breach")
+      ) {
+        this.#queue.push(this.#queue.shift()!);
+        continue;
+      }
       await this.#wait(this.#delay(item.attempts));
     }
   }
@@ -156,7 +189,7 @@ export class WebhookQueue {
   async #attempt(
     channel: NotifyChannel,
     message: NotifyMessage,
-  ): Promise<{ reason: FailureReason; detail: string } | null> {
+  ): Promise<{ reason: FailureReason; detail: string; retry: boolean } | null> {
     const timeout = AbortSignal.timeout(channel.timeoutMs);
     try {
       const res = await fetch(channel.webhook, {
@@ -169,11 +202,18 @@ export class WebhookQueue {
       });
       await res.body?.cancel().catch(() => {});
       if (res.status >= 200 && res.status < 300) return null;
-      return { reason: "http_status", detail: `answered ${res.status}` };
+      // A 4xx other than 408 and 429 says the request itself is wrong: sending it again will not help.
+      const retry = res.status >= 500 || res.status === 408 || res.status === 429 || res.status < 400;
+      return { reason: "http_status", detail: `answered ${res.status}`, retry };
     } catch (err) {
-      if (timeout.aborted) return { reason: "timeout", detail: `no answer within ${channel.timeoutMs} ms` };
+      if (timeout.aborted)
+        return { reason: "timeout", detail: `no answer within ${channel.timeoutMs} ms`, retry: true };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { reason: "connection", detail: cause?.code ?? cause?.message ?? (err as Error).message };
+      return {
+        reason: "connection",
+        detail: cause?.code ?? cause?.message ?? (err as Error).message,
+        retry: true,
+      };
     }
   }
 
