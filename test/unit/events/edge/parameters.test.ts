@@ -76,10 +76,7 @@ describe("forEachJsonString", () => {
 
   it("scans invalid or cut JSON as text, and bounds what a huge document costs", () => {
     assert.deepEqual(strings('{"a":"<script>'), [["*", '{"a":"<script>']]);
-    assert.equal(
-      strings(JSON.stringify(Array.from({ length: 50_000 }, () => "s"))).length,
-      JSON_VALUES_MAX,
-    );
+    assert.equal(strings(JSON.stringify(Array.from({ length: 50_000 }, () => "s"))).length, JSON_VALUES_MAX);
     strings(`${"[".repeat(200_000)}${"]".repeat(200_000)}`);
   });
 });
