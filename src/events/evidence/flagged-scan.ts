@@ -64,6 +64,9 @@ export class FlaggedScan {
   /** The detections error text and file content confirm (`confirmed` below). */
   readonly #injections: readonly RequestDetection[];
   readonly #traversals: readonly RequestDetection[];
+  /** The request target, for telling a disclosure from the request's own text echoed back. */
+  readonly #target: string;
+  #decodedTarget: string | null = null;
 
   /**
    * Whether any scanner applies to a flagged response, cheaply (the query is not read): the
@@ -100,7 +103,7 @@ export class FlaggedScan {
     }
     const reflected = html && ie1 ? reflectedPayloads(detections, target) : null;
     if (reflected === null && injections === null && traversals === null && tokens === null) return null;
-    return new FlaggedScan(reflected, injections ?? [], traversals ?? [], tokens, emit);
+    return new FlaggedScan(reflected, injections ?? [], traversals ?? [], tokens, emit, target);
   }
 
   private constructor(
@@ -109,7 +112,9 @@ export class FlaggedScan {
     traversals: readonly RequestDetection[],
     tokens: readonly Token[] | null,
     emit: (evidence: Evidence) => void,
+    target: string,
   ) {
+    this.#target = target;
     this.#reflected = reflected;
     this.#injections = injections;
     this.#traversals = traversals;
@@ -178,6 +183,12 @@ export class FlaggedScan {
   }
 
   #found(s: Signature): void {
+    // A page that echoes the request ("no results for …") shows whatever the client sent: a
+    // signature whose text the request itself carries proves nothing, and would let a client
+    // (or a page that sends a victim's browser there) forge a breach. The trade: an attacker who
+    // adds that text to a real injection hides that one signature; the attempt still counts.
+    this.#decodedTarget ??= percentDecode(this.#target, true);
+    if (s.atoms.some((atom) => this.#decodedTarget!.includes(atom))) return;
     if (disclosure(s) === "error") {
       const d = confirmed(this.#injections, s.family === "database" ? "CIE1" : null);
       this.#emit(errorEvidence(s.name, s.family, d));

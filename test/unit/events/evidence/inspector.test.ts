@@ -163,6 +163,22 @@ describe("error-disclosure", () => {
     }
   });
 
+  it("is not evidence when the request itself carries the text: an echo proves nothing", async () => {
+    // A search page that shows "No results for …" repeats whatever the client sent.
+    const forged = "/search?q=%27+or+1%3D1--+SqliteError+root:x:0:0:";
+    const echo = "<p>No results for &#39; or 1=1-- SqliteError root:x:0:0:</p>";
+    const h = harness();
+    const ctx = context(forged, [
+      detection("CIE1", "query:q", "' or 1=1--"),
+      detection("IE3", "query:q", ".."),
+    ]);
+    assert.deepEqual((await respond(h, ctx, HTML, [echo])).kinds, []);
+    // The same page leaking an error the request did not carry is evidence.
+    const real = harness();
+    const leak = context("/search?q=%27+or+1%3D1--", [detection("CIE1", "query:q", "' or 1=1--")]);
+    assert.deepEqual((await respond(real, leak, HTML, [sqlError])).kinds, ["error-disclosure"]);
+  });
+
   it("takes app detections in the injection categories too", async () => {
     const h = harness();
     const ctx = context("/items?id=1", [detection("CIE1", null, null, "header")]);
