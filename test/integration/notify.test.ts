@@ -86,14 +86,10 @@ describe("notification", { timeout: 120_000 }, () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it("pages once per breach incident, after retrying a failing receiver, with the incident's evidence", async () => {
-    const hook = await receiver();
+  /** The app and a Gatehouse in front of it with these flags; both are closed after the test, with the receiver. */
+  async function gatehouseFor(hook: Receiver, args: string[]) {
     const upstream = await app();
-    hook.failNext = 2;
-    const g = await startGatehouse({
-      upstream: upstream.upstream,
-      args: ["--policy", policy(hook.url, "digest: off, retries: 3, timeout: 2s")],
-    });
+    const g = await startGatehouse({ upstream: upstream.upstream, args });
     cleanups.push(
       () => hook.close(),
       () => upstream.close(),
@@ -101,6 +97,16 @@ describe("notification", { timeout: 120_000 }, () => {
     );
     const c = client(g.proxyUrl);
     cleanups.push(() => c.close());
+    return { g, c };
+  }
+
+  it("pages once per breach incident, after retrying a failing receiver, with the incident's evidence", async () => {
+    const hook = await receiver();
+    hook.failNext = 2;
+    const { g, c } = await gatehouseFor(hook, [
+      "--policy",
+      policy(hook.url, "digest: off, retries: 3, timeout: 2s"),
+    ]);
     // Two success events from one actor: one incident, one page.
     assert.equal((await c.send("/honey")).status, 200);
     assert.equal((await c.send("/honey?again")).status, 200);
@@ -138,23 +144,12 @@ describe("notification", { timeout: 120_000 }, () => {
   it("a receiver that stays down costs a bounded queue, counted, and never slows requests", async () => {
     const hook = await receiver();
     hook.hang = true;
-    const upstream = await app();
-    const g = await startGatehouse({
-      upstream: upstream.upstream,
-      args: [
-        "--trusted-proxies",
-        "127.0.0.1/32",
-        "--policy",
-        policy(hook.url, "digest: off, retries: 0, timeout: 1s, rateLimit: 1000/s"),
-      ],
-    });
-    cleanups.push(
-      () => hook.close(),
-      () => upstream.close(),
-      () => g.kill(),
-    );
-    const c = client(g.proxyUrl);
-    cleanups.push(() => c.close());
+    const { g, c } = await gatehouseFor(hook, [
+      "--trusted-proxies",
+      "127.0.0.1/32",
+      "--policy",
+      policy(hook.url, "digest: off, retries: 0, timeout: 1s, rateLimit: 1000/s"),
+    ]);
     // 130 breach incidents (one address each): more than the queue holds.
     const replies = await Promise.all(
       Array.from({ length: 130 }, (_, i) =>
@@ -182,18 +177,7 @@ describe("notification", { timeout: 120_000 }, () => {
 
   it("attempts arrive as one digest after its interval, and nothing is sent when there is nothing to report", async () => {
     const hook = await receiver();
-    const upstream = await app();
-    const g = await startGatehouse({
-      upstream: upstream.upstream,
-      args: ["--policy", policy(hook.url, "digest: 1s")],
-    });
-    cleanups.push(
-      () => hook.close(),
-      () => upstream.close(),
-      () => g.kill(),
-    );
-    const c = client(g.proxyUrl);
-    cleanups.push(() => c.close());
+    const { c } = await gatehouseFor(hook, ["--policy", policy(hook.url, "digest: 1s")]);
     for (let i = 0; i < 5; i++) assert.equal((await c.send(`/probe/${i}`)).status, 200);
     const [digest] = await waitFor(() => digests(hook).length > 0 && digests(hook), "the digest", 10_000);
     assert.equal(digest!.incidents, 1, "five attacks of one actor are one incident");

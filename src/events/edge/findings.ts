@@ -21,10 +21,11 @@ export class Findings {
   readonly events: EdgeDetection[] = [];
   /** The same detections, for ctx.detections (what response evidence reads). */
   readonly detections: RequestDetection[] = [];
-  readonly #raised = new Set<string>();
 
+  /** A scan of at most the edge-detectable points: no set kept beside the list it would mirror. */
   has(detectionPoint: string): boolean {
-    return this.#raised.has(detectionPoint);
+    for (const d of this.detections) if (d.detectionPoint === detectionPoint) return true;
+    return false;
   }
 
   get size(): number {
@@ -40,8 +41,7 @@ export class Findings {
     matched: string,
     evidence: Evidence | null = null,
   ): void {
-    if (this.#raised.has(detectionPoint)) return;
-    this.#raised.add(detectionPoint);
+    if (this.has(detectionPoint)) return;
     const text = matched.length > MATCHED_MAX ? matched.slice(0, MATCHED_MAX) : matched;
     this.events.push({
       detectionPoint,
