@@ -37,7 +37,7 @@
  * The map's store holds them all the same (the admin API lists what the map holds).
  */
 import ipaddr from "ipaddr.js";
-import { parseCidr, parseIp } from "../actor/cidr.ts";
+import { dottedQuad, parseCidr, parseIp } from "../actor/cidr.ts";
 import type { Rate } from "../config/units.ts";
 import type { Clock } from "../store/clock.ts";
 import type { Decision, DecisionAction, DecisionOrigin, DecisionScopeName } from "../store/decision.ts";
@@ -89,6 +89,9 @@ const SESSION = 3;
 const GLOBAL = 4;
 const UNFILED = 7;
 
+/** Where a decision is filed: bucket kind, prefix length, and whether its value is the canonical text of the network. */
+type Filing = [kind: number, prefix: number, canonical: boolean];
+
 /** Flags per row. */
 const USED = 1;
 const SHADOW = 2;
@@ -114,8 +117,12 @@ export class DecisionIndex {
   readonly #whole: boolean;
   /** id ↔ row, the ids held as bytes (id-table.ts). */
   readonly #ids = new IdTable();
-  /** user and session values, and ip or range text that the network does not give back. */
-  #names: (string | null)[] = [];
+  /**
+   * Value texts by row: users, sessions, decisions not filed, and ip or range text that the
+   * network does not give back. Sparse: most decisions are an address or range in canonical form,
+   * and a slot per row was 10 MB of heap for a million of them (issue 5).
+   */
+  readonly #names = new Map<number, string>();
   #until = new Float64Array(0);
   #created = new Float64Array(0);
   /** Add order: lower was added first (a double: it never wraps). */
@@ -148,8 +155,8 @@ export class DecisionIndex {
   readonly #kept = new Map<number, Decision>();
   readonly #cache = new Map<number, Decision>();
 
-  readonly #v4 = new PrefixTrie<number>(4);
-  readonly #v6 = new PrefixTrie<number>(6);
+  readonly #v4 = new PrefixTrie(4);
+  readonly #v6 = new PrefixTrie(6);
   readonly #users = new Map<string, number>();
   readonly #sessions = new Map<string, number>();
   #globalHead = -1;
@@ -323,7 +330,7 @@ export class DecisionIndex {
       id: id ?? this.#ids.idAt(row),
       action: ACTION_NAMES[this.#action[row]!]!,
       scope: SCOPE_NAMES[this.#scope[row]!]!,
-      value: this.#names[row] ?? this.#networkText(row),
+      value: this.#names.get(row) ?? this.#networkText(row),
       routes: this.#routes.get(row) ?? null,
       until: this.#until[row]!,
       createdAt: this.#created[row]!,
@@ -374,31 +381,40 @@ export class DecisionIndex {
     this.#origin[row] = origin === -1 ? 0 : origin;
     this.#flags[row] = USED | (shadow ? SHADOW : 0);
     this.#gen[row] = gen;
-    this.#names[row] = typeof d.value === "string" ? d.value : null;
     if (d.routes != null) this.#routes.set(row, d.routes);
     if (matcher !== null) this.#matchers.set(row, matcher);
     if (d.rate != null) this.#rates.set(row, d.rate);
     if (d.status != null) this.#statuses.set(row, d.status);
     if (d.delayMs != null) this.#delays.set(row, d.delayMs);
     if (network !== null) this.#file(row, network[0], network[1], d.value);
+    if (typeof d.value === "string" && !this.#givesBack(row, network, d.value)) this.#names.set(row, d.value);
     if (this.#whole || !representable(d, action, scope, origin, until)) this.#kept.set(row, d);
     return row;
   }
 
   /** Where a matchable decision goes: [bucket kind, prefix], the network in #words; null when its value does not parse. */
-  #parseFiling(d: Decision): [number, number] | null {
+  #parseFiling(d: Decision): Filing | null {
     switch (d.scope) {
       case "global":
-        return [GLOBAL, 0];
+        return [GLOBAL, 0, false];
       case "user":
       case "session":
-        return typeof d.value === "string" ? [d.scope === "user" ? USER : SESSION, 0] : null;
+        return typeof d.value === "string" ? [d.scope === "user" ? USER : SESSION, 0, false] : null;
       case "ip":
       case "range":
         return parseNetwork(d.scope, d.value, this.#words);
       default:
         return null;
     }
+  }
+
+  /**
+   * Whether a filed row's network gives its value text back (most decisions come canonical), so
+   * that #names need not hold it. `network` is what #parseFiling returned.
+   */
+  #givesBack(row: number, network: Filing | null, value: string): boolean {
+    if (network === null || (network[0] !== V4 && network[0] !== V6)) return false;
+    return network[2] || this.#networkText(row) === value;
   }
 
   /** Put a row at the head of its bucket (the network, if any, is in #words). */
@@ -408,18 +424,9 @@ export class DecisionIndex {
     this.#filed++;
     if (kind === V4 || kind === V6) {
       const trie = kind === V4 ? this.#v4 : this.#v6;
-      let node = trie.nodeOf(this.#words, prefix);
-      if (node === -1) {
-        trie.set(this.#words, prefix, row);
-        node = trie.nodeOf(this.#words, prefix);
-        next[row] = -1;
-      } else {
-        next[row] = trie.valueAt(node)!;
-        trie.setValueAt(node, row);
-      }
-      this.#node[row] = node;
-      // The trie gives the text back: hold none of it (most decisions come canonical).
-      if (this.#networkText(row) === value) this.#names[row] = null;
+      // The row goes at the head of the network's bucket: the row it replaces there comes next.
+      this.#node[row] = trie.put(this.#words, prefix, row);
+      next[row] = trie.replaced;
     } else if (kind === GLOBAL) {
       next[row] = this.#globalHead;
       this.#globalHead = row;
@@ -440,8 +447,8 @@ export class DecisionIndex {
     let head: number;
     const trie = kind === V4 ? this.#v4 : kind === V6 ? this.#v6 : null;
     // Before the bucket may go: a trie row's value text is re-created from its node.
-    if (trie !== null && this.#names[row] === null) this.#names[row] = this.#networkText(row);
-    const name = kind === USER || kind === SESSION ? this.#names[row]! : "";
+    if (trie !== null && !this.#names.has(row)) this.#names.set(row, this.#networkText(row));
+    const name = kind === USER || kind === SESSION ? this.#names.get(row)! : "";
     const map = kind === USER ? this.#users : this.#sessions;
     if (trie !== null) head = trie.valueAt(this.#node[row]!)!;
     else if (kind === GLOBAL) head = this.#globalHead;
@@ -472,7 +479,7 @@ export class DecisionIndex {
     this.#delays.delete(row);
     this.#kept.delete(row);
     this.#cache.delete(row);
-    this.#names[row] = null;
+    this.#names.delete(row);
   }
 
   #release(row: number): void {
@@ -490,9 +497,7 @@ export class DecisionIndex {
       return row;
     }
     if (this.#high === this.#until.length) this.#grow(Math.max(64, this.#high * 2));
-    const row = this.#high++;
-    this.#names.push(null);
-    return row;
+    return this.#high++;
   }
 
   #grow(capacity: number): void {
@@ -636,8 +641,10 @@ function networkText(kind: number, words: Int32Array, prefix: number, range: boo
  * An ip or range value as [family, prefix length], its network's words written to `words`
  * (most significant first); IPv4-mapped IPv6 is IPv4.
  */
-function parseNetwork(scope: "ip" | "range", value: string, words: Int32Array): [number, number] | null {
+function parseNetwork(scope: "ip" | "range", value: string, words: Int32Array): Filing | null {
   if (typeof value !== "string") return null;
+  const v4 = plainIpv4(scope, value, words);
+  if (v4 !== -1) return [V4, v4 & 63, v4 < 64];
   let bytes: number[];
   let prefix: number;
   if (scope === "ip") {
@@ -654,5 +661,41 @@ function parseNetwork(scope: "ip" | "range", value: string, words: Int32Array): 
   }
   words.fill(0);
   for (let i = 0; i < bytes.length; i++) words[i >> 2] = words[i >> 2]! | (bytes[i]! << (24 - 8 * (i & 3)));
-  return [bytes.length === 4 ? V4 : V6, prefix];
+  return [bytes.length === 4 ? V4 : V6, prefix, false];
+}
+
+/**
+ * The common case of parseNetwork without allocating (a snapshot of a million decisions parses a
+ * million of them): an IPv4 address, or a range, in canonical dotted-quad form, no leading zeros
+ * (ipaddr.js reads `010` as octal) and a prefix of one or two digits. Writes the network, masked,
+ * to `words` and returns its prefix length, plus 64 when the value has host bits set (it is not the
+ * network's canonical text); -1 hands anything else to ipaddr.js. Exported for its tests.
+ */
+export function plainIpv4(scope: "ip" | "range", value: string, words: Int32Array): number {
+  const slash = scope === "range" ? value.indexOf("/") : value.length;
+  if (slash === -1 || slash > 15 || value.length > 18) return -1;
+  for (let i = 0; i < slash - 1; i++) {
+    const leading = i === 0 || value.charCodeAt(i - 1) === 46; /* . */
+    const next = value.charCodeAt(i + 1);
+    if (leading && value.charCodeAt(i) === 48 /* 0 */ && next >= 48 && next <= 57) return -1;
+  }
+  const address = dottedQuad(value, 0, slash);
+  if (address === -1) return -1;
+  let prefix = 32;
+  if (scope === "range") {
+    const digits = value.length - slash - 1;
+    if (digits < 1 || digits > 2) return -1;
+    prefix = 0;
+    for (let i = slash + 1; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 48 || c > 57 || (c === 48 && digits === 2 && i === slash + 1)) return -1;
+      prefix = prefix * 10 + (c - 48);
+    }
+    if (prefix > 32) return -1;
+  }
+  words.fill(0);
+  const network = prefix === 0 ? 0 : address & (-1 << (32 - prefix));
+  words[0] = network;
+  // Host bits set (`10.1.2.3/24`): the network is right, its text is not the value.
+  return (network | 0) === (address | 0) ? prefix : prefix + 64;
 }

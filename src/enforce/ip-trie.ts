@@ -23,7 +23,7 @@ export type IpFamily = 4 | 6;
 const HAS_VALUE = 0x100;
 const LEN = 0xff;
 
-export class PrefixTrie<T> {
+export class PrefixTrie {
   /** 32-bit words per key: 1 (IPv4) or 4 (IPv6). */
   readonly #words: number;
   readonly #bits: number;
@@ -37,11 +37,18 @@ export class PrefixTrie<T> {
   #nodes: Int32Array;
   /** Parents, read only by delete. */
   #parent: Int32Array;
-  #values: (T | undefined)[] = [];
+  /**
+   * Each node's value (meaningful where meta has HAS_VALUE). Values are row numbers, so they sit in
+   * an Int32Array outside the V8 heap: a million decisions' worth in a JS array was 22 MB of heap
+   * that V8 multiplies when it sizes the old generation during a snapshot load (issue 5).
+   */
+  #values: Int32Array;
   /** Next never-used node, and the head of the free list (linked through child 0). */
   #next = 1;
   #free = -1;
   #size = 0;
+  /** The value the last put() replaced, or -1. */
+  replaced = -1;
   /** The key being inserted, masked to its length. */
   readonly #key: Int32Array;
 
@@ -53,7 +60,7 @@ export class PrefixTrie<T> {
     this.#key = new Int32Array(this.#words);
     this.#nodes = new Int32Array(capacity * this.#stride);
     this.#parent = new Int32Array(capacity).fill(-1);
-    for (let i = 0; i < capacity; i++) this.#values.push(undefined);
+    this.#values = new Int32Array(capacity).fill(-1);
     this.#clearNode(0);
   }
 
@@ -73,23 +80,38 @@ export class PrefixTrie<T> {
    * Store `value` under the network `key`/`prefix`. `key` holds the address as signed 32-bit
    * words, most significant first; bits past the prefix are ignored.
    */
-  set(key: ArrayLike<number>, prefix: number, value: T): void {
-    if (value === undefined) throw new TypeError("PrefixTrie values cannot be undefined");
+  set(key: ArrayLike<number>, prefix: number, value: number): void {
+    this.put(key, prefix, value);
+  }
+
+  /**
+   * As set, in one walk, returning the node that now holds `value` (see nodeOf); the value it
+   * replaced there, if any, is in `replaced` until the next put (-1 when there was none).
+   */
+  put(key: ArrayLike<number>, prefix: number, value: number): number {
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0x7fffffff))
+      throw new TypeError("PrefixTrie values are integers from 0 to 2^31 - 1");
     const k = this.#masked(key, prefix);
     let n = 0;
     for (;;) {
       const len = this.#len(n);
       if (len === prefix) {
-        if (this.#values[n] === undefined) this.#size++;
+        if (this.#holds(n)) this.replaced = this.#values[n]!;
+        else {
+          this.replaced = -1;
+          this.#size++;
+        }
         this.#values[n] = value;
         this.#nodes[n * this.#stride + this.#meta] = len | HAS_VALUE;
-        return;
+        return n;
       }
+      this.replaced = -1;
       const bit = bitOf(k, 0, len);
       const c = this.#child(n, bit);
       if (c === -1) {
-        this.#link(n, bit, this.#node(k, prefix, value));
-        return;
+        const m = this.#node(k, prefix, value);
+        this.#link(n, bit, m);
+        return m;
       }
       const clen = this.#len(c);
       const common = Math.min(prefix, clen, this.#firstDiff(k, c));
@@ -102,21 +124,21 @@ export class PrefixTrie<T> {
         const m = this.#node(k, prefix, value);
         this.#link(m, bitOf(this.#nodes, c * this.#stride, prefix), c);
         this.#link(n, bit, m);
-        return;
+        return m;
       }
       // They part at `common`: a valueless node branches there.
-      const branch = this.#node(this.#masked(k, common), common, undefined);
+      const branch = this.#node(this.#masked(k, common), common, -1);
       const leaf = this.#node(this.#masked(key, prefix), prefix, value);
       this.#link(branch, bitOf(this.#nodes, c * this.#stride, common), c);
       this.#link(branch, bitOf(this.#nodes, leaf * this.#stride, common), leaf);
       this.#link(n, bit, branch);
-      return;
+      return leaf;
     }
   }
 
-  get(key: ArrayLike<number>, prefix: number): T | undefined {
+  get(key: ArrayLike<number>, prefix: number): number | undefined {
     const n = this.#find(key, prefix);
-    return n === -1 ? undefined : this.#values[n];
+    return n === -1 || !this.#holds(n) ? undefined : this.#values[n];
   }
 
   /**
@@ -126,18 +148,19 @@ export class PrefixTrie<T> {
    */
   nodeOf(key: ArrayLike<number>, prefix: number): number {
     const n = this.#find(key, prefix);
-    return n === -1 || this.#values[n] === undefined ? -1 : n;
+    return n === -1 || !this.#holds(n) ? -1 : n;
   }
 
   /** The value of a node from nodeOf(). */
-  valueAt(node: number): T | undefined {
-    return this.#values[node];
+  valueAt(node: number): number | undefined {
+    return this.#holds(node) ? this.#values[node] : undefined;
   }
 
   /** Replace the value of a node from nodeOf() (one that holds a value). */
-  setValueAt(node: number, value: T): void {
-    if (value === undefined || this.#values[node] === undefined)
-      throw new RangeError("no value at that node");
+  setValueAt(node: number, value: number): void {
+    if (!this.#holds(node)) throw new RangeError("no value at that node");
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0x7fffffff))
+      throw new TypeError("PrefixTrie values are integers from 0 to 2^31 - 1");
     this.#values[node] = value;
   }
 
@@ -152,12 +175,12 @@ export class PrefixTrie<T> {
   /** Remove the value at exactly `key`/`prefix`; false when there was none. */
   delete(key: ArrayLike<number>, prefix: number): boolean {
     let n = this.#find(key, prefix);
-    if (n === -1 || this.#values[n] === undefined) return false;
-    this.#values[n] = undefined;
+    if (n === -1 || !this.#holds(n)) return false;
+    this.#values[n] = -1;
     this.#nodes[n * this.#stride + this.#meta] = prefix;
     this.#size--;
     // Splice out what no longer holds a value or branches.
-    while (n !== 0 && this.#values[n] === undefined) {
+    while (n !== 0 && !this.#holds(n)) {
       const c0 = this.#child(n, 0);
       const c1 = this.#child(n, 1);
       if (c0 !== -1 && c1 !== -1) break;
@@ -172,7 +195,7 @@ export class PrefixTrie<T> {
   }
 
   clear(): void {
-    this.#values.fill(undefined);
+    this.#values.fill(-1);
     this.#parent.fill(-1);
     this.#next = 1;
     this.#free = -1;
@@ -184,7 +207,7 @@ export class PrefixTrie<T> {
    * Write into `out` the values of every stored prefix that contains the IPv4 address `addr`
    * (signed 32-bit), shortest prefix first; returns how many. `out` needs room for 33.
    */
-  collect4(addr: number, out: T[]): number {
+  collect4(addr: number, out: number[]): number {
     const nodes = this.#nodes;
     const values = this.#values;
     let count = 0;
@@ -204,7 +227,7 @@ export class PrefixTrie<T> {
   }
 
   /** As collect4 for an IPv6 address in four signed 32-bit words. `out` needs room for 129. */
-  collect6(addr: Int32Array, out: T[]): number {
+  collect6(addr: Int32Array, out: number[]): number {
     const nodes = this.#nodes;
     const values = this.#values;
     let count = 0;
@@ -221,6 +244,10 @@ export class PrefixTrie<T> {
       if (!prefixMatches(addr, nodes, base, meta & LEN)) return count;
       if ((meta & HAS_VALUE) !== 0) out[count++] = values[c]!;
     }
+  }
+
+  #holds(n: number): boolean {
+    return (this.#nodes[n * this.#stride + this.#meta]! & HAS_VALUE) !== 0;
   }
 
   #len(n: number): number {
@@ -265,7 +292,8 @@ export class PrefixTrie<T> {
     return this.#bits;
   }
 
-  #node(k: Int32Array, prefix: number, value: T | undefined): number {
+  /** A new node; `value` -1 makes a branching node, holding none. */
+  #node(k: Int32Array, prefix: number, value: number): number {
     let n = this.#free;
     if (n !== -1) this.#free = this.#child(n, 0);
     else {
@@ -275,9 +303,9 @@ export class PrefixTrie<T> {
     this.#clearNode(n);
     const base = n * this.#stride;
     this.#nodes.set(k, base);
-    this.#nodes[base + this.#meta] = value === undefined ? prefix : prefix | HAS_VALUE;
+    this.#nodes[base + this.#meta] = value === -1 ? prefix : prefix | HAS_VALUE;
     this.#values[n] = value;
-    if (value !== undefined) this.#size++;
+    if (value !== -1) this.#size++;
     return n;
   }
 
@@ -295,7 +323,7 @@ export class PrefixTrie<T> {
   }
 
   #release(n: number): void {
-    this.#values[n] = undefined;
+    this.#values[n] = -1;
     this.#clearNode(n);
     this.#nodes[n * this.#stride + this.#meta + 1] = this.#free;
     this.#free = n;
@@ -309,7 +337,9 @@ export class PrefixTrie<T> {
     const parent = new Int32Array(capacity).fill(-1);
     parent.set(this.#parent);
     this.#parent = parent;
-    for (let i = this.#values.length; i < capacity; i++) this.#values.push(undefined);
+    const values = new Int32Array(capacity).fill(-1);
+    values.set(this.#values);
+    this.#values = values;
   }
 }
 

@@ -22,13 +22,57 @@ function v6(text: string): Int32Array {
   return Int32Array.from(wordsOf(ipaddr.IPv6.parse(text).toByteArray()));
 }
 
-function collected4<T>(trie: PrefixTrie<T>, addr: string): T[] {
-  const out: T[] = [];
+/**
+ * The trie with labels for values, so that assertions read as the networks they name: the trie
+ * holds each label's number in a list of labels.
+ */
+class LabelTrie {
+  readonly trie: PrefixTrie;
+  readonly #labels: string[] = [];
+  constructor(family: 4 | 6, capacity?: number) {
+    this.trie = new PrefixTrie(family, capacity);
+  }
+  set(key: ArrayLike<number>, prefix: number, label: string): void {
+    this.#labels.push(label);
+    this.trie.set(key, prefix, this.#labels.length - 1);
+  }
+  get(key: ArrayLike<number>, prefix: number): string | undefined {
+    const n = this.trie.get(key, prefix);
+    return n === undefined ? undefined : this.#labels[n];
+  }
+  delete(key: ArrayLike<number>, prefix: number): boolean {
+    return this.trie.delete(key, prefix);
+  }
+  clear(): void {
+    this.trie.clear();
+  }
+  get size(): number {
+    return this.trie.size;
+  }
+  get nodes(): number {
+    return this.trie.nodes;
+  }
+  collect4(addr: number, out: string[]): number {
+    const rows: number[] = [];
+    const count = this.trie.collect4(addr, rows);
+    for (let i = 0; i < count; i++) out[i] = this.#labels[rows[i]!]!;
+    return count;
+  }
+  collect6(addr: Int32Array, out: string[]): number {
+    const rows: number[] = [];
+    const count = this.trie.collect6(addr, rows);
+    for (let i = 0; i < count; i++) out[i] = this.#labels[rows[i]!]!;
+    return count;
+  }
+}
+
+function collected4(trie: { collect4(addr: number, out: (string | number)[]): number }, addr: string) {
+  const out: (string | number)[] = [];
   return out.slice(0, trie.collect4(v4(addr), out));
 }
 
-function collected6<T>(trie: PrefixTrie<T>, addr: string): T[] {
-  const out: T[] = [];
+function collected6(trie: { collect6(addr: Int32Array, out: (string | number)[]): number }, addr: string) {
+  const out: (string | number)[] = [];
   return out.slice(0, trie.collect6(v6(addr), out));
 }
 
@@ -44,7 +88,7 @@ function contains(key: number[], prefix: number, addr: number[]): boolean {
 
 describe("PrefixTrie, IPv4", () => {
   it("finds every stored prefix containing an address, shortest first, /0 and /32 included", () => {
-    const t = new PrefixTrie<string>(4);
+    const t = new LabelTrie(4);
     t.set([v4("0.0.0.0")], 0, "/0");
     t.set([v4("10.0.0.0")], 8, "/8");
     t.set([v4("10.1.0.0")], 16, "/16");
@@ -61,7 +105,7 @@ describe("PrefixTrie, IPv4", () => {
   });
 
   it("ignores host bits past the prefix and replaces a value set twice", () => {
-    const t = new PrefixTrie<string>(4);
+    const t = new LabelTrie(4);
     t.set([v4("192.0.2.77")], 24, "a");
     t.set([v4("192.0.2.0")], 24, "b");
     assert.equal(t.size, 1);
@@ -71,7 +115,7 @@ describe("PrefixTrie, IPv4", () => {
   });
 
   it("matches at the top and bottom of the address space (sign bit, all ones)", () => {
-    const t = new PrefixTrie<string>(4);
+    const t = new LabelTrie(4);
     t.set([v4("128.0.0.0")], 1, "upper half");
     t.set([v4("255.255.255.255")], 32, "broadcast");
     t.set([v4("0.0.0.0")], 32, "zero");
@@ -82,7 +126,7 @@ describe("PrefixTrie, IPv4", () => {
   });
 
   it("splices out what delete leaves empty, back to the bare root", () => {
-    const t = new PrefixTrie<number>(4);
+    const t = new PrefixTrie(4);
     const keys = ["10.0.0.1", "10.0.0.2", "10.0.0.0", "10.0.1.0", "10.128.0.0", "192.168.0.1"];
     const prefixes = [32, 32, 24, 24, 9, 32];
     keys.forEach((k, i) => {
@@ -116,7 +160,7 @@ describe("PrefixTrie, IPv4", () => {
         fc.array(op, { maxLength: 200, size: "large" }),
         fc.array(address, { maxLength: 30 }),
         (ops, lookups) => {
-          const t = new PrefixTrie<string>(4, 2);
+          const t = new LabelTrie(4, 2);
           const naive = new Map<string, { key: number; prefix: number; value: string }>();
           ops.forEach((o, i) => {
             if (o.kind === "set") {
@@ -154,7 +198,7 @@ describe("PrefixTrie, IPv4", () => {
 
 describe("PrefixTrie, IPv6", () => {
   it("finds nested prefixes of many lengths, /0 to /128", () => {
-    const t = new PrefixTrie<string>(6);
+    const t = new LabelTrie(6);
     const nets: [string, number][] = [
       ["::", 0],
       ["2001:db8::", 32],
@@ -197,7 +241,7 @@ describe("PrefixTrie, IPv6", () => {
         fc.array(op, { maxLength: 120, size: "large" }),
         fc.array(key, { maxLength: 20 }),
         (ops, lookups) => {
-          const t = new PrefixTrie<string>(6, 2);
+          const t = new LabelTrie(6, 2);
           const naive = new Map<string, { key: number[]; prefix: number; value: string }>();
           ops.forEach((o, i) => {
             if (o.kind === "set") {
@@ -233,11 +277,34 @@ describe("PrefixTrie, IPv6", () => {
   });
 
   it("refuses prefix lengths outside the family", () => {
-    const t = new PrefixTrie<string>(4);
+    const t = new LabelTrie(4);
     assert.throws(() => t.set([0], 33, "x"), RangeError);
     assert.throws(() => t.set([0], -1, "x"), RangeError);
     assert.equal(t.get([0], 33), undefined);
     assert.equal(t.delete([0], 1.5), false);
+  });
+
+  it("put returns the node holding the value and says what it replaced", () => {
+    const t = new PrefixTrie(4);
+    const a = t.put([v4("10.1.2.0")], 24, 7);
+    assert.equal(t.replaced, -1);
+    assert.equal(t.nodeOf([v4("10.1.2.0")], 24), a);
+    assert.equal(t.put([v4("10.1.2.0")], 24, 9), a, "the same network keeps its node");
+    assert.equal(t.replaced, 7);
+    const b = t.put([v4("10.1.3.0")], 24, 3);
+    assert.equal(t.replaced, -1);
+    assert.notEqual(b, a);
+    assert.equal(t.valueAt(a), 9);
+    assert.equal(t.valueAt(b), 3);
+    assert.equal(t.size, 2);
+  });
+
+  it("holds row numbers only: a negative, fractional or oversized value is refused", () => {
+    const t = new PrefixTrie(4);
+    for (const bad of [-1, 1.5, 2 ** 31, Number.NaN]) assert.throws(() => t.set([0], 8, bad), TypeError);
+    t.set([0], 8, 2 ** 31 - 1);
+    assert.equal(t.get([0], 8), 2 ** 31 - 1);
+    assert.equal(t.size, 1);
   });
 });
 
