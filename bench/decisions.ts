@@ -8,6 +8,8 @@
  * The decisions go in through the admin API, as an operator's would. Pinning as in run.ts: each
  * Gatehouse alone on one CPU while it is measured, load and app on the other.
  */
+
+import { V8_FLAGS } from "../src/v8-flags.ts";
 import { benchTempDir, installCleanup, portLine, startChild, stopAll } from "./children.ts";
 import { runLoad } from "./load.ts";
 import { describeMachine } from "./machine.ts";
@@ -34,6 +36,7 @@ async function startGatehouse(name: string, upstream: string, cpu: number | null
     name,
     NODE,
     [
+      ...V8_FLAGS,
       `${ROOT}cmd/gatehouse.ts`,
       "serve",
       "--listen",

@@ -15,6 +15,7 @@
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
+import { V8_FLAGS } from "../src/v8-flags.ts";
 import { benchTempDir, installCleanup, portLine, startChild, stopAll } from "./children.ts";
 import { runLoad } from "./load.ts";
 import { pinnableCpus, setAffinity } from "./placement.ts";
@@ -38,6 +39,7 @@ async function startGatehouse(upstream: string, cpu: number | null, name: string
   const [port, admin] = [await freePort(), await freePort()];
   const socket = `${benchTempDir(name)}/events.sock`;
   const args = [
+    ...V8_FLAGS,
     `${ROOT}cmd/gatehouse.ts`,
     "serve",
     "--listen",

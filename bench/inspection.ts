@@ -21,6 +21,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { V8_FLAGS } from "../src/v8-flags.ts";
 import { benchTempDir, installCleanup, portLine, signalTree, startChild, stopAll } from "./children.ts";
 import { concatSamples, percentile, runLoad } from "./load.ts";
 import { describeMachine } from "./machine.ts";
@@ -72,6 +73,7 @@ async function startGatehouse(
     name,
     NODE,
     [
+      ...V8_FLAGS,
       `${ROOT}cmd/gatehouse.ts`,
       "serve",
       "--listen",

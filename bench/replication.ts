@@ -9,7 +9,8 @@
  *    so every decision is in the index, matchable, when the load ends. It reports the time until
  *    the map is loaded and up, its peak RSS (VmHWM, the whole process: Node, ioredis, the map and
  *    the index), and the V8 heap live after a full GC; the writer's memory does not count.
- *    Targets: ≤ 10 s, ≤ 400 MB.
+ *    Targets: ≤ 10 s, ≤ 400 MB, with the V8 flags Gatehouse ships with (src/v8-flags.ts); the
+ *    same load with V8's defaults is shown beside them.
  * 2. Propagation: 2 000 sets on replica A, one a millisecond, each timed from `set()` to the
  *    `onChange` it causes on replica B (both in this process, one clock). Target: p99 ≤ 50 ms.
  *
@@ -27,6 +28,7 @@ import { systemClock } from "../src/store/clock.ts";
 import type { Decision } from "../src/store/decision.ts";
 import { RedisReplicatedMap } from "../src/store/redis-replicated-map.ts";
 import { mapKeys } from "../src/store/replicated-map-scripts.ts";
+import { V8_FLAGS } from "../src/v8-flags.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
@@ -135,9 +137,10 @@ interface LoadResult {
   peak: { heapTotal: number; heapUsed: number; external: number };
 }
 
-function runChild(url: string): Promise<LoadResult> {
+/** `flags`: the V8 flags to load with (Gatehouse's own, or none for V8's defaults). */
+function runChild(url: string, flags: readonly string[]): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const args = ["--expose-gc", fileURLToPath(import.meta.url), "--load-child", url];
+    const args = [...flags, "--expose-gc", fileURLToPath(import.meta.url), "--load-child", url];
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -197,7 +200,8 @@ async function main(): Promise<void> {
     console.log(
       `wrote ${ENTRIES} entries (${avg.toFixed(0)} bytes each encoded) in ${(writeMs / 1000).toFixed(1)} s; redis used_memory ${redisMb.toFixed(0)} MB`,
     );
-    const load = await runChild(server.url);
+    const load = await runChild(server.url, V8_FLAGS);
+    const plain = await runChild(server.url, []);
     const lat = await propagation(server.url);
     const pct = (p: number) =>
       lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] ?? Number.NaN;
@@ -221,6 +225,12 @@ async function main(): Promise<void> {
         load.hwmKb <= 400 * 1024,
       ],
       ["RSS after the load (VmRSS)", `${(load.rssKb / 1024).toFixed(0)} MB`, "", true],
+      [
+        "the same load with V8's default flags: time / peak RSS",
+        `${(plain.ms / 1000).toFixed(2)} s`,
+        `${(plain.hwmKb / 1024).toFixed(0)} MB`,
+        true,
+      ],
       [
         "largest V8 heap during the load (total / used)",
         `${(load.peak.heapTotal / 2 ** 20).toFixed(0)} MB`,

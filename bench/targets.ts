@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "../src/v8-flags.ts";
 import { findNginx, prepareNginx, probeHttp } from "./baselines/nginx.ts";
 import { benchTempDir, type Child, portLine, startChild } from "./children.ts";
 
@@ -49,6 +50,7 @@ export async function startGatehouse(
   // Its own event socket, so the bench never collides with a Gatehouse already running here.
   const dir = benchTempDir("gatehouse");
   const args = [
+    ...V8_FLAGS,
     ...nodeFlags,
     entry,
     "serve",

@@ -36,6 +36,9 @@ export class IdTable {
   #mask = 15;
   #size = 0;
   readonly #seed = (Math.random() * 0x1_0000_0000) | 0;
+  /** The id last looked up and its hash. */
+  #lastId: string | null = null;
+  #lastHash = 0;
 
   /** Ids held. */
   get size(): number {
@@ -55,6 +58,8 @@ export class IdTable {
   /** The row of `id`, or -1. */
   get(id: string): number {
     const h = this.#hashOf(id);
+    this.#lastId = id;
+    this.#lastHash = h;
     const slots = this.#slots;
     const mask = this.#mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -68,15 +73,12 @@ export class IdTable {
   set(id: string, row: number): void {
     if (row >= this.#length.length) this.#growRows(Math.max(64, row + 1, this.#length.length * 2));
     if ((this.#size + 1) * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
-    const h = this.#hashOf(id);
+    // A set follows a get that missed (the index asks first): its hash is still good.
+    const h = id === this.#lastId ? this.#lastHash : this.#hashOf(id);
     this.#hash[row] = h;
-    if (id.length === 0 || id.length > ID_BYTES || !latin1(id)) {
+    if (!this.#copy(id, row)) {
       this.#length[row] = APART;
       this.#apart.set(row, id);
-    } else {
-      const base = row * ID_BYTES;
-      for (let i = 0; i < id.length; i++) this.#bytes[base + i] = id.charCodeAt(i);
-      this.#length[row] = id.length;
     }
     this.#place(row, h);
     this.#size++;
@@ -127,6 +129,20 @@ export class IdTable {
     return la - lb;
   }
 
+  /** Write `id` into the row's bytes; false when it does not fit there (held apart instead). */
+  #copy(id: string, row: number): boolean {
+    if (id.length === 0 || id.length > ID_BYTES) return false;
+    const bytes = this.#bytes;
+    const base = row * ID_BYTES;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      if (c > 255) return false;
+      bytes[base + i] = c;
+    }
+    this.#length[row] = id.length;
+    return true;
+  }
+
   #equals(row: number, id: string): boolean {
     const length = this.#length[row]!;
     if (length === APART) return this.#apart.get(row) === id;
@@ -172,9 +188,4 @@ export class IdTable {
     hash.set(this.#hash);
     this.#hash = hash;
   }
-}
-
-function latin1(id: string): boolean {
-  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) > 255) return false;
-  return true;
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "../../../src/v8-flags.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const dockerfile = readFileSync(`${ROOT}Dockerfile`, "utf8");
@@ -82,9 +83,19 @@ describe("Dockerfile", () => {
   });
 
   it("starts `gatehouse serve` with the proxy and admin ports exposed", () => {
-    assert.equal(lastStage.find((i) => i.op === "ENTRYPOINT")?.args, '["node", "cmd/gatehouse.ts"]');
+    assert.equal(
+      lastStage.find((i) => i.op === "ENTRYPOINT")?.args,
+      JSON.stringify(["node", ...V8_FLAGS, "cmd/gatehouse.ts"]).replaceAll('","', '", "'),
+    );
     assert.equal(lastStage.find((i) => i.op === "CMD")?.args, '["serve"]');
     assert.match(lastStage.find((i) => i.op === "EXPOSE")?.args ?? "", /\b8080\b.*\b9090\b/);
+  });
+
+  it("runs Node with the V8 flags Gatehouse is measured with, as `npm start` does", () => {
+    assert.ok(V8_FLAGS.length > 0);
+    const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } })
+      .scripts.start;
+    assert.equal(start, ["node", ...V8_FLAGS, "cmd/gatehouse.ts", "serve"].join(" "));
   });
 
   it("copies every file the entry point imports into the image", () => {
