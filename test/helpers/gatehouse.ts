@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "../../src/v8-flags.ts";
 import { waitFor, within } from "./wait.ts";
 
 const policyDirs: string[] = [];
@@ -79,8 +80,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function spawnCli(args: string[], env?: Record<string, string>): ChildProcess {
-  // process.execPath is the Node 24 that runs the tests (see package.json devDependencies).
-  return spawn(process.execPath, [CLI, ...args], {
+  // process.execPath is the Node 24 that runs the tests (see package.json devDependencies),
+  // with the V8 flags Gatehouse ships with.
+  return spawn(process.execPath, [...V8_FLAGS, CLI, ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
