@@ -20,6 +20,8 @@ export const HOP_BY_HOP = new Set([
 /** Lower-cased names listed in a Connection header value, minus the ones handled anyway. */
 export function connectionListed(value: string | string[] | undefined): Set<string> | null {
   if (!value) return null;
+  // What nearly every response says: nothing listed beyond what is removed anyway.
+  if (value === "keep-alive" || value === "close") return null;
   const text = Array.isArray(value) ? value.join(",") : value;
   let names: Set<string> | null = null;
   for (const token of text.split(",")) {

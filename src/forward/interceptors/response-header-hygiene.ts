@@ -31,20 +31,29 @@ class ResponseHeaderHygieneHandler extends PassThroughHandler {
   ): void {
     const listed = connectionListed(headers.connection);
     let taken: GatehouseHeaders | null = null;
-    for (const name of Object.keys(headers)) {
-      if (HOP_BY_HOP.has(name) || listed?.has(name)) {
-        delete headers[name];
-      } else if (isGatehouseHeader(name)) {
+    // A new object of the headers kept rather than `delete` on undici's: deleting turns an object
+    // into a slow dictionary that writeHead then walks, and a Node app always sends two
+    // hop-by-hop headers (connection, keep-alive).
+    let kept: ResponseHeaders | null = null;
+    const names = Object.keys(headers);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const hop = HOP_BY_HOP.has(name) || listed?.has(name) === true;
+      const ours = !hop && isGatehouseHeader(name);
+      if (hop || ours) {
+        if (kept === null) {
+          kept = {};
+          for (let j = 0; j < i; j++) kept[names[j]!] = headers[names[j]!];
+        }
         const value = headers[name];
-        if (value !== undefined) {
+        if (ours && value !== undefined) {
           taken ??= {};
           taken[name] = value;
         }
-        delete headers[name];
-      }
+      } else if (kept !== null) kept[name] = headers[name];
     }
     if (taken && this.#sink) this.#sink(taken);
-    super.onResponseStart(controller, statusCode, headers, statusMessage);
+    super.onResponseStart(controller, statusCode, kept ?? headers, statusMessage);
   }
 }
 
