@@ -57,5 +57,13 @@ export async function serve(args: ParsedArgs): Promise<number> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
     process.on("SIGHUP", () => gatehouse.policies.reload("SIGHUP"));
+    // A promise rejected with nobody to handle it (a library's, during an outage) is logged, and
+    // the proxy keeps serving: Node's default would end the process, and the app's traffic with it.
+    process.on("unhandledRejection", (reason) => {
+      logger.error(
+        { err: reason instanceof Error ? reason.message : String(reason) },
+        "unhandled promise rejection; Gatehouse keeps serving",
+      );
+    });
   });
 }

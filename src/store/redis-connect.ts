@@ -73,7 +73,16 @@ export function connectRedis(url: string, retry: RetryOptions = {}): Redis | Clu
       retryDelayOnFailover: 100,
     });
   }
-  const common: RedisOptions = { ...connection, db: target.db, enableOfflineQueue: false, retryStrategy };
+  // The subscriber subscribes again on every 'ready' itself (redis-replicated-map.ts). ioredis's own
+  // resubscribe leaves its promise without a handler, and a connection lost just after 'ready'
+  // made that an unhandled rejection ("Stream isn't writeable"), which ends a Node process.
+  const common: RedisOptions = {
+    ...connection,
+    db: target.db,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    retryStrategy,
+  };
   if (target.mode === "sentinel") {
     return new Redis({
       ...common,

@@ -151,8 +151,9 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
       ...(this.#logger ? { logger: this.#logger } : {}),
     });
 
-    // SUBSCRIBE needs a connection of its own. ioredis resubscribes by itself after a reconnect;
-    // subscribing again on 'ready' says when that is done, and the reload covers the gap.
+    // SUBSCRIBE needs a connection of its own, subscribed on every 'ready' (ioredis's own
+    // resubscribe is off, see redis-connect.ts): that says when it is done, and the reload covers
+    // the gap.
     const sub = connectRedis(options.url, options.retry);
     const onSub = (detail: string) => {
       if (sub.status === "ready") return;

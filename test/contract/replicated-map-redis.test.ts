@@ -102,6 +102,28 @@ describe("RedisReplicatedMap through outages", () => {
     }
   });
 
+  it("subscribes again after Redis restarts: later changes arrive as messages, not only by the version check", async () => {
+    const server = await startRedis();
+    const clock = new ManualClock(Date.now());
+    // No version check: only the channel can bring B the change made after the restart.
+    const a = open(server.url, "resubscribe", clock, { versionCheckMs: 0 });
+    const b = open(server.url, "resubscribe", clock, { versionCheckMs: 0 });
+    try {
+      await Promise.all([whenReady(a), whenReady(b)]);
+      const until = clock.now() + 10 * MINUTE;
+      await server.stop();
+      await waitFor(() => b.status().status === "degraded", "B to notice the outage");
+      await server.start();
+      await Promise.all([whenReady(a), whenReady(b)]);
+      a.set("after", item(5), until);
+      await waitFor(() => b.get("after"), "B to receive A's change through the channel", 3000);
+      assert.deepEqual(b.get("after"), item(5));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await server.close();
+    }
+  });
+
   it("works locally when Redis is not there at start, and loads when it appears", async () => {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
