@@ -10,6 +10,8 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { sessionHasher } from "./actor/session.ts";
 import { createAdminServer } from "./admin/admin-server.ts";
+import { attackToFeed, breachToFeed, eventToFeed } from "./admin/feed-messages.ts";
+import { createLiveFeed } from "./admin/live-feed.ts";
 import { createUpstreamProbe } from "./admin/upstream-probe.ts";
 import type { Config } from "./config/settings.ts";
 import type { Address } from "./config/types.ts";
@@ -39,6 +41,8 @@ import type { Policy } from "./policy/policy.ts";
 import { createPolicyHolder, type PolicyHolder } from "./policy/reloader.ts";
 import { type Clock, systemClock } from "./store/clock.ts";
 import { createStore } from "./store/create-store.ts";
+import { decisionToJson } from "./store/decision.ts";
+import { incidentToJson } from "./store/incident.ts";
 import { createIncidentStore, type IncidentStore } from "./store/incident-store.ts";
 import type { Store, StoreStatus } from "./store/store.ts";
 import { VERSION } from "./version.ts";
@@ -85,6 +89,8 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
   // Enforcement: decisions every replica holds, the index the request path reads, throttling.
   const hashSession = sessionHasher(config.identity.hashKey);
   const sessionCookies = () => policies.current().identity.sessionCookies ?? config.identity.sessionCookies;
+  // What this replica sees, live, for /v1/stream, `gatehouse tail` and the dashboard.
+  const feed = createLiveFeed();
   const enforcement = createEnforcement(config, {
     clock,
     logger,
@@ -92,6 +98,9 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     allowlist: () => policies.current().allowlist,
     hashSession,
     sessionCookies,
+    onDecision(decision) {
+      if (feed.wants("decision")) feed.publish("decision", decisionToJson(decision));
+    },
   });
   const storeStatus = (): StoreStatus & { decisions?: unknown } => {
     const counting = store.status();
@@ -120,8 +129,14 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     incidents,
     policy: policies.current,
     sink: {
-      attack: audit.attack,
-      breach: audit.breach,
+      attack(a) {
+        audit.attack(a);
+        if (feed.wants("attack")) feed.publish("attack", attackToFeed(a));
+      },
+      breach(b) {
+        audit.breach(b);
+        if (feed.wants("breach")) feed.publish("breach", breachToFeed(b));
+      },
       effect(effect, cause) {
         audit.effect(effect, cause);
         if (effect.kind === "decision") enforcement.decisions.apply(effect.decision);
@@ -129,6 +144,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       incident(report) {
         audit.incident(report);
         notifier.incident(report);
+        if (feed.wants("incident")) feed.publish("incident", incidentToJson(report.incident));
       },
     },
     decisionsStart: () => clock.now(),
@@ -164,6 +180,10 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
   const readDetections = createReadDetections(intake, correlation);
   bus.subscribe((events) => {
     void engine.process(events);
+  });
+  bus.subscribe((events) => {
+    if (!feed.wants("event")) return;
+    for (const e of events) feed.publish("event", eventToFeed(e));
   });
   bus.subscribe((events) => {
     if (!logger.isLevelEnabled("info")) return;
@@ -250,7 +270,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       store: storeStatus,
       policy: () => policies.status(),
     },
-    { decisions: enforcement.decisions, incidents, adminToken: config.adminToken, logger, clock },
+    { decisions: enforcement.decisions, incidents, feed, adminToken: config.adminToken, logger, clock },
   );
 
   return {
@@ -281,6 +301,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     async stop() {
       proxyListening = false;
       const { forced } = await proxy.drain(config.shutdownTimeout);
+      feed.close();
       await closeServer(admin);
       // Events the app reports while requests drain are still taken; then the channels close.
       await Promise.all(eventServers.map((e) => closeServer(e.server)));

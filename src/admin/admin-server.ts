@@ -1,7 +1,7 @@
 /**
  * The admin HTTP server, on its own address (DESIGN section 7): liveness, readiness with JSON
- * details, Prometheus metrics, decisions (decisions-api.ts) and incidents (incidents-api.ts).
- * Later issues add the stream and the UI.
+ * details, Prometheus metrics, decisions (decisions-api.ts), incidents (incidents-api.ts), the live
+ * feed as server-sent events (live-feed.ts) and a dashboard page over them (dashboard.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { DecisionService } from "../enforce/decision-service.ts";
@@ -10,8 +10,10 @@ import type { PolicyStatus } from "../policy/reloader.ts";
 import { type Clock, systemClock } from "../store/clock.ts";
 import type { IncidentStore } from "../store/incident-store.ts";
 import { type Authorize, createAuthorize } from "./auth.ts";
+import { serveDashboard } from "./dashboard.ts";
 import { type AdminLogger, createDecisionsApi } from "./decisions-api.ts";
 import { createIncidentsApi } from "./incidents-api.ts";
+import type { LiveFeed } from "./live-feed.ts";
 import { json, problem } from "./replies.ts";
 import type { ProbeResult } from "./upstream-probe.ts";
 
@@ -36,6 +38,8 @@ export interface AdminOptions {
   authorize?: Authorize;
   /** Serves GET /v1/incidents; without it that path is 404. */
   incidents?: Pick<IncidentStore, "list">;
+  /** Serves GET /v1/stream; without it that path is 404. */
+  feed?: LiveFeed;
 }
 
 export function createAdminServer(
@@ -83,10 +87,15 @@ export function createAdminServer(
     if (incidentsApi && path === "/v1/incidents") {
       if (await incidentsApi(req, res, new URL(req.url ?? "/", "http://admin.invalid"))) return;
     }
+    if (options.feed && path === "/v1/stream") {
+      return options.feed.handle(req, res, new URL(req.url ?? "/", "http://admin.invalid"));
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return problem(res, 405, "Method Not Allowed", `${req.method} is not allowed on ${path}`);
     }
     switch (path) {
+      case "/":
+        return serveDashboard(res);
       case "/healthz":
         return json(res, 200, { status: "ok" });
       case "/readyz":

@@ -76,7 +76,7 @@ export function adminClient(
 }
 
 /** Where to connect for a listen address: a wildcard means this host. */
-function connectHost(host: string): string {
+export function connectHost(host: string): string {
   if (host === "0.0.0.0" || host === "") return "127.0.0.1";
   if (host === "::") return "[::1]";
   return host.includes(":") ? `[${host}]` : host;

@@ -8,6 +8,7 @@ import { DEMO_OPTIONS, demo } from "./demo.ts";
 import { INCIDENTS_OPTIONS, incidentsCommand } from "./incidents.ts";
 import { serve } from "./serve.ts";
 import { simulateCommand } from "./simulate.ts";
+import { TAIL_OPTIONS, tailCommand } from "./tail.ts";
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -31,6 +32,8 @@ Commands:
   incidents list incidents through the admin API (--admin-listen, --admin-token), newest first:
     incidents [--outcome attempt|blocked|success] [--since 1h|RFC3339-TIME] [--ip ADDR]
               [--user NAME] [--limit N] [-o table|json]
+  tail      the live feed of a running Gatehouse (--admin-listen, --admin-token), until Ctrl-C:
+    tail [--kinds event,attack,breach,decision,incident] [-o text|json]
   version   print the version
 
 Options (each is also a YAML key in --config FILE and an environment variable GATEHOUSE_<NAME>;
@@ -45,6 +48,7 @@ const COMMAND_OPTIONS: Record<string, NonNullable<Parameters<typeof parseCommand
   demo: DEMO_OPTIONS,
   decisions: DECISIONS_OPTIONS,
   incidents: INCIDENTS_OPTIONS,
+  tail: TAIL_OPTIONS,
 };
 const ALL_COMMAND_OPTIONS = Object.assign({}, ...Object.values(COMMAND_OPTIONS));
 
@@ -84,6 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       return decisionsCommand(args);
     case "incidents":
       return incidentsCommand(args);
+    case "tail":
+      return tailCommand(args);
     case "version":
       process.stdout.write(`gatehouse ${VERSION}\n`);
       return 0;

@@ -49,6 +49,8 @@ export function createEnforcement(
     allowlist: () => Allowlist;
     hashSession: (raw: string) => string;
     sessionCookies: () => readonly string[];
+    /** Told each decision this replica makes (policy, breach or manual), after it is held. */
+    onDecision?: (decision: Decision) => void;
   },
 ): Enforcement {
   const { clock, logger } = deps;
@@ -83,6 +85,7 @@ export function createEnforcement(
     newestFirst: () => index.newestFirst(),
     onAdded(decision) {
       callback?.notify(decision, sessionUsers.get(decision.value) ?? null);
+      deps.onDecision?.(decision);
     },
   });
 
