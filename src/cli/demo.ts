@@ -221,7 +221,9 @@ export async function demo(
   out("Gatehouse demo: a small shop with Gatehouse in front of it, state in memory.");
   out("");
   out(`  shop     http://${at.proxy}/   (through Gatehouse)`);
-  out(`  admin    http://${at.admin}/metrics   (also /readyz, /v1/incidents, /v1/decisions)`);
+  out(`  watch    http://${at.admin}/   (the dashboard: live events, attacks, decisions, incidents)`);
+  out(`           or in a terminal: npx gatehouse tail --admin-listen ${at.admin}`);
+  out(`  admin    http://${at.admin}/metrics   (also /readyz, /v1/incidents, /v1/decisions, /v1/stream)`);
   out(`  webhook  ${listener.url}   (stands in for your alerting: each page it gets is printed here)`);
   for (const channel of at.events) out(`  events   ${channel}`);
   out("");
