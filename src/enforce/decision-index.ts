@@ -37,7 +37,7 @@
  * The map's store holds them all the same (the admin API lists what the map holds).
  */
 import ipaddr from "ipaddr.js";
-import { dottedQuad, parseCidr, parseIp } from "../actor/cidr.ts";
+import { parseCidr, parseIp } from "../actor/cidr.ts";
 import type { Rate } from "../config/units.ts";
 import type { Clock } from "../store/clock.ts";
 import type { Decision, DecisionAction, DecisionOrigin, DecisionScopeName } from "../store/decision.ts";
@@ -672,23 +672,36 @@ function parseNetwork(scope: "ip" | "range", value: string, words: Int32Array): 
  * network's canonical text); -1 hands anything else to ipaddr.js. Exported for its tests.
  */
 export function plainIpv4(scope: "ip" | "range", value: string, words: Int32Array): number {
-  const slash = scope === "range" ? value.indexOf("/") : value.length;
-  if (slash === -1 || slash > 15 || value.length > 18) return -1;
-  for (let i = 0; i < slash - 1; i++) {
-    const leading = i === 0 || value.charCodeAt(i - 1) === 46; /* . */
-    const next = value.charCodeAt(i + 1);
-    if (leading && value.charCodeAt(i) === 48 /* 0 */ && next >= 48 && next <= 57) return -1;
+  const end = scope === "range" ? value.indexOf("/") : value.length;
+  if (end === -1 || end > 15 || value.length > 18) return -1;
+  // One pass over the dotted quad: four decimal octets, none with a leading zero.
+  let address = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return -1;
+      address = address * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return -1; // `0` followed by a digit
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else return -1;
   }
-  const address = dottedQuad(value, 0, slash);
-  if (address === -1) return -1;
+  if (dots !== 3 || digits === 0) return -1;
+  address = address * 256 + octet;
   let prefix = 32;
   if (scope === "range") {
-    const digits = value.length - slash - 1;
+    const digits = value.length - end - 1;
     if (digits < 1 || digits > 2) return -1;
     prefix = 0;
-    for (let i = slash + 1; i < value.length; i++) {
+    for (let i = end + 1; i < value.length; i++) {
       const c = value.charCodeAt(i);
-      if (c < 48 || c > 57 || (c === 48 && digits === 2 && i === slash + 1)) return -1;
+      if (c < 48 || c > 57 || (c === 48 && digits === 2 && i === end + 1)) return -1;
       prefix = prefix * 10 + (c - 48);
     }
     if (prefix > 32) return -1;

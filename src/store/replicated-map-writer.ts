@@ -80,6 +80,11 @@ export class MapWriter {
     this.#write({ op: "d", key, seq: ++this.#seq, encoded: "", until: 0 });
   }
 
+  /** Keys with a change of ours not yet ordered by Redis (none, mostly, while a snapshot loads). */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
   isPending(key: string): boolean {
     return this.#pending.has(key);
   }
