@@ -50,7 +50,7 @@ export function createLiveFeed(): LiveFeed {
   let keepalive: NodeJS.Timeout | undefined;
 
   function write(client: Client, chunk: string): void {
-    client.res.write(chunk);
+    if (!client.res.writableEnded && !client.res.destroyed) client.res.write(chunk);
   }
 
   function drop(client: Client): void {
@@ -121,6 +121,8 @@ export function createLiveFeed(): LiveFeed {
       }, KEEPALIVE_MS);
       keepalive.unref();
       res.on("close", () => drop(client));
+      // A write to a stream that broke meanwhile must never become an unhandled 'error'.
+      res.on("error", () => drop(client));
     },
     close() {
       for (const client of clients) client.res.end();
