@@ -37,6 +37,8 @@ describe("header hygiene", () => {
           ["Gatehouse-User", "alice"],
           ["GATEHOUSE-ANYTHING", "private"],
           ["X-Kept", "end-to-end"],
+          // A legal header name that is also a JS prototype accessor: passed on as any other.
+          ["__proto__", "odd-but-end-to-end"],
           ["Set-Cookie", "a=1"],
           ["Set-Cookie", "b=2"],
         ]);
@@ -103,6 +105,7 @@ describe("header hygiene", () => {
     );
     assert.deepEqual(headers.get("connection"), ["close"], "Connection is Gatehouse's own");
     assert.deepEqual(headers.get("x-kept"), ["end-to-end"]);
+    assert.deepEqual(headers.get("__proto__"), ["odd-but-end-to-end"]);
     assert.deepEqual(headers.get("set-cookie"), ["a=1", "b=2"], "repeated end-to-end headers are kept");
     assert.ok(reply.text.endsWith("\r\n\r\n4\r\nbody\r\n0\r\n\r\n"), "the body arrives whole");
   });

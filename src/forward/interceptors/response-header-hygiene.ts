@@ -42,7 +42,9 @@ class ResponseHeaderHygieneHandler extends PassThroughHandler {
       const ours = !hop && isGatehouseHeader(name);
       if (hop || ours) {
         if (kept === null) {
-          kept = {};
+          // No prototype: a header named `__proto__` (undici makes it an own property) is copied
+          // as a header, not taken for the object's prototype.
+          kept = Object.create(null) as ResponseHeaders;
           for (let j = 0; j < i; j++) kept[names[j]!] = headers[names[j]!];
         }
         const value = headers[name];
