@@ -42,21 +42,30 @@ class ResponseHeaderHygieneHandler extends PassThroughHandler {
       const ours = !hop && isGatehouseHeader(name);
       if (hop || ours) {
         if (kept === null) {
-          // No prototype: a header named `__proto__` (undici makes it an own property) is copied
-          // as a header, not taken for the object's prototype.
-          kept = Object.create(null) as ResponseHeaders;
-          for (let j = 0; j < i; j++) kept[names[j]!] = headers[names[j]!];
+          kept = {};
+          for (let j = 0; j < i; j++) copy(kept, names[j]!, headers[names[j]!]);
         }
         const value = headers[name];
         if (ours && value !== undefined) {
           taken ??= {};
           taken[name] = value;
         }
-      } else if (kept !== null) kept[name] = headers[name];
+      } else if (kept !== null) copy(kept, name, headers[name]);
     }
     if (taken && this.#sink) this.#sink(taken);
     super.onResponseStart(controller, statusCode, kept ?? headers, statusMessage);
   }
+}
+
+/**
+ * A header into the copy. `__proto__` (undici makes it an own property) is defined, as undici
+ * does, so that it is a header and not taken for the object's prototype; a plain object, not a
+ * prototype-less one, which V8 would hold as a slow dictionary.
+ */
+function copy(into: ResponseHeaders, name: string, value: ResponseHeaders[string]): void {
+  if (name === "__proto__")
+    Object.defineProperty(into, name, { value, enumerable: true, configurable: true, writable: true });
+  else into[name] = value;
 }
 
 export function responseHeaderHygiene(): Dispatcher.DispatcherComposeInterceptor {
