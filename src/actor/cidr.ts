@@ -154,8 +154,11 @@ export function ipv4ToUint32(ip: string): number {
   return dottedQuad(ip, 0, ip.length);
 }
 
-/** `text[start, end)` as a dotted quad (unsigned 32-bit), or -1; no allocation. */
-export function dottedQuad(text: string, start: number, end: number): number {
+/**
+ * `text[start, end)` as a dotted quad (unsigned 32-bit), or -1; no allocation. `canonical`: also
+ * -1 for an octet with a leading zero (`010`, which ipaddr.js reads as octal).
+ */
+export function dottedQuad(text: string, start: number, end: number, canonical = false): number {
   let value = 0;
   let octet = 0;
   let digits = 0;
@@ -168,6 +171,7 @@ export function dottedQuad(text: string, start: number, end: number): number {
       octet = 0;
       digits = 0;
     } else if (c >= 48 && c <= 57) {
+      if (canonical && digits === 1 && octet === 0) return -1;
       octet = octet * 10 + (c - 48);
       if (++digits > 3 || octet > 255) return -1;
     } else {

@@ -37,7 +37,7 @@
  * The map's store holds them all the same (the admin API lists what the map holds).
  */
 import ipaddr from "ipaddr.js";
-import { parseCidr, parseIp } from "../actor/cidr.ts";
+import { dottedQuad, parseCidr, parseIp } from "../actor/cidr.ts";
 import type { Rate } from "../config/units.ts";
 import type { Clock } from "../store/clock.ts";
 import type { Decision, DecisionAction, DecisionOrigin, DecisionScopeName } from "../store/decision.ts";
@@ -674,26 +674,8 @@ function parseNetwork(scope: "ip" | "range", value: string, words: Int32Array): 
 export function plainIpv4(scope: "ip" | "range", value: string, words: Int32Array): number {
   const end = scope === "range" ? value.indexOf("/") : value.length;
   if (end === -1 || end > 15 || value.length > 18) return -1;
-  // One pass over the dotted quad: four decimal octets, none with a leading zero.
-  let address = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < end; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || ++dots > 3) return -1;
-      address = address * 256 + octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits === 1 && octet === 0) return -1; // `0` followed by a digit
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  address = address * 256 + octet;
+  const address = dottedQuad(value, 0, end, true);
+  if (address === -1) return -1;
   let prefix = 32;
   if (scope === "range") {
     const digits = value.length - end - 1;
