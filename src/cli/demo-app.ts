@@ -19,6 +19,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { addEventHeader, type HeaderEvent } from "../client/index.ts";
+import { readBody } from "../events/read-body.ts";
 
 /** The demo's accounts. `backup_admin` is the honeytoken: no real person ever signs in with it. */
 export const DEMO_USER = { name: "alice", password: "wonderland" } as const;
@@ -122,33 +123,18 @@ function startSession(res: ServerResponse, state: DemoState, user: string): void
 }
 
 /**
- * A urlencoded form body, at most MAX_FORM_BYTES; null when it is larger (the caller answers 413
- * and the connection is closed rather than read to its end). URLSearchParams never throws: a
- * malformed escape is kept as written, which the handlers below treat as any other wrong value.
+ * A urlencoded form body, at most MAX_FORM_BYTES, read as the event socket reads its bodies
+ * (read-body.ts); null when it is larger or cut off (the caller answers 413 and the connection is
+ * closed rather than read to its end). URLSearchParams never throws: a malformed escape is kept
+ * as written, which the handlers below treat as any other wrong value.
  */
-function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) {
-        done = true;
-        resolve(null);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      if (!done) resolve(new URLSearchParams(Buffer.concat(chunks).toString("utf8")));
-    });
-    req.on("error", () => {
-      if (!done) resolve(null);
-      done = true;
-    });
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
+  const read = await readBody(req, {
+    maxBytes: MAX_FORM_BYTES,
+    drainBytes: MAX_FORM_BYTES,
+    tooLarge: "request body too large",
   });
+  return read.ok ? new URLSearchParams(read.body) : null;
 }
 
 async function login(req: IncomingMessage, res: ServerResponse, state: DemoState): Promise<void> {

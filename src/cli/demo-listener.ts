@@ -10,6 +10,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "../events/read-body.ts";
 
 /** Largest body read; Gatehouse's pages are a few KiB. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -88,31 +89,31 @@ export async function startDemoListener(
   port: number,
   out: (line: string) => void,
 ): Promise<DemoListener> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  const server = createServer(async (req, res) => {
+    // Read to its end whatever its size (a sender sees the 413, not a reset), keeping at most the limit.
+    const read = await readBody(req, {
+      maxBytes: MAX_BODY_BYTES,
+      drainBytes: Number.POSITIVE_INFINITY,
+      tooLarge: "too large",
     });
-    req.on("error", () => res.destroy());
-    req.on("end", () => {
-      if (req.method !== "POST") {
-        res.writeHead(405, { allow: "POST", "content-type": "text/plain" });
-        res.end("POST pages here\n");
-        return;
-      }
-      if (size > MAX_BODY_BYTES) {
-        out(`${PAGE_PREFIX} received a body over ${MAX_BODY_BYTES} bytes; not read`);
+    if (req.method !== "POST") {
+      res.writeHead(405, { allow: "POST", "content-type": "text/plain" });
+      res.end("POST pages here\n");
+      return;
+    }
+    if (!read.ok) {
+      if (read.status === 413) out(`${PAGE_PREFIX} received a body over ${MAX_BODY_BYTES} bytes; not read`);
+      if (read.close) res.destroy();
+      else {
         res.writeHead(413, { "content-type": "text/plain" });
         res.end("too large\n");
-        return;
       }
-      for (const line of describePage(Buffer.concat(chunks).toString("utf8"))) out(line);
-      // 2xx is what tells Gatehouse the page was delivered (it retries anything else).
-      res.writeHead(200, { "content-type": "text/plain" });
-      res.end("ok\n");
-    });
+      return;
+    }
+    for (const line of describePage(read.body)) out(line);
+    // 2xx is what tells Gatehouse the page was delivered (it retries anything else).
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("ok\n");
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
