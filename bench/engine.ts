@@ -11,18 +11,13 @@
  * Batches of 500 are handed to the engine as the event bus does, several in flight at once for
  * Redis (the bus does not wait for one batch before delivering the next).
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Redis } from "ioredis";
 import type { DetectionEvent } from "../src/events/event.ts";
 import { createEngine, type EngineSink } from "../src/policy/engine.ts";
 import { loadPolicySources } from "../src/policy/load.ts";
 import { systemClock } from "../src/store/clock.ts";
 import { createStore } from "../src/store/create-store.ts";
 import type { Store } from "../src/store/store.ts";
+import { startRedis } from "../test/helpers/redis.ts";
 import { describeMachine } from "./machine.ts";
 
 const POLICY = `
@@ -83,44 +78,6 @@ async function run(store: Store, events: DetectionEvent[], inFlight: number) {
   return { eventsPerSecond: Math.round(events.length / seconds), seconds, ...counts };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "gh-bench-redis-"));
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
-    { stdio: "ignore" },
-  );
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
-  probe.on("error", () => {}); // refused until redis-server is listening
-  for (let i = 0; i < 100; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  probe.disconnect();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      child.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function waitUp(store: Store): Promise<void> {
   for (let i = 0; i < 100 && store.status().status !== "up"; i++) await new Promise((r) => setTimeout(r, 50));
   if (store.status().status !== "up") throw new Error("redis store never came up");
@@ -152,7 +109,7 @@ try {
     await store.close();
   }
 } finally {
-  redis.stop();
+  await redis.close();
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -12,11 +12,10 @@
  * measures the logger, not the channel. Pinning as in run.ts: Gatehouse alone on one CPU, load and
  * app on the other.
  */
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { V8_FLAGS } from "../src/v8-flags.ts";
-import { benchTempDir, installCleanup, portLine, startChild, stopAll } from "./children.ts";
+import { benchTempDir, freePort, installCleanup, portLine, startChild, stopAll } from "./children.ts";
 import { runLoad } from "./load.ts";
 import { pinnableCpus, setAffinity } from "./placement.ts";
 import { treeCpuSeconds } from "./proc-stats.ts";
@@ -25,15 +24,6 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const NODE = process.execPath;
 const seconds = Number(process.env.BENCH_DURATION ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startGatehouse(upstream: string, cpu: number | null, name: string) {
   const [port, admin] = [await freePort(), await freePort()];

@@ -20,9 +20,16 @@
  * for latency, the client alone, app and Gatehouse together (a sidecar shares its pod's CPU).
  */
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { V8_FLAGS } from "../src/v8-flags.ts";
-import { benchTempDir, installCleanup, portLine, signalTree, startChild, stopAll } from "./children.ts";
+import {
+  benchTempDir,
+  freePort,
+  installCleanup,
+  portLine,
+  signalTree,
+  startChild,
+  stopAll,
+} from "./children.ts";
 import { concatSamples, percentile, runLoad } from "./load.ts";
 import { describeMachine } from "./machine.ts";
 import { pinnableCpus, setAffinity } from "./placement.ts";
@@ -48,15 +55,6 @@ interface Proxy {
   origin: string;
   admin: string;
   pid: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startGatehouse(

@@ -30,6 +30,19 @@ class RecordingView extends LocalView<Item> {
   }
 }
 
+/** The map as a replica opens it, its local store the recording view. */
+function openMap(app: string, clock: ManualClock, view: RecordingView): RedisReplicatedMap<Item> {
+  return new RedisReplicatedMap<Item>({
+    url: redis.url,
+    app,
+    name: "decisions",
+    codec: itemCodec,
+    clock,
+    local: view,
+    retry: { maxMs: 200 },
+  });
+}
+
 let redis: RedisServer;
 let admin: Redis;
 before(async () => {
@@ -55,15 +68,7 @@ describe("RedisReplicatedMap snapshot: reserve", () => {
     await pipeline.exec();
 
     const view = new RecordingView(clock);
-    const map = new RedisReplicatedMap<Item>({
-      url: redis.url,
-      app: "reserve",
-      name: "decisions",
-      codec: itemCodec,
-      clock,
-      local: view,
-      retry: { maxMs: 200 },
-    });
+    const map = openMap("reserve", clock, view);
     try {
       await whenReady(map);
       assert.deepEqual(view.reserved, [{ entries: 4501, heldBefore: 0 }]);
@@ -77,15 +82,7 @@ describe("RedisReplicatedMap snapshot: reserve", () => {
   it("loads an empty map, telling the store 0", async () => {
     const clock = new ManualClock(T0);
     const view = new RecordingView(clock);
-    const map = new RedisReplicatedMap<Item>({
-      url: redis.url,
-      app: "reserve-empty",
-      name: "decisions",
-      codec: itemCodec,
-      clock,
-      local: view,
-      retry: { maxMs: 200 },
-    });
+    const map = openMap("reserve-empty", clock, view);
     try {
       await whenReady(map);
       assert.deepEqual(view.reserved, [{ entries: 0, heldBefore: 0 }]);

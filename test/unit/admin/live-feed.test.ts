@@ -36,10 +36,21 @@ function rawClient(path: string) {
 }
 
 describe("live feed", () => {
-  it("costs nothing and sends nothing while nobody listens", () => {
+  it("builds nothing while nobody listens: the first message a client gets is the first serialised", async () => {
     assert.equal(feed.clients, 0);
     assert.equal(feed.wants("event"), false);
-    feed.publish("event", { detectionPoint: "IE1" });
+    feed.publish("event", { detectionPoint: "IE1", unseen: true });
+    const late = rawClient("/v1/stream");
+    try {
+      await waitFor(() => feed.clients === 1, "the client");
+      feed.publish("event", { detectionPoint: "IE2" });
+      await waitFor(() => late.text().includes("IE2"), "the message");
+      assert.match(late.text(), /event: event\nid: 1\ndata: \{"detectionPoint":"IE2"\}/);
+      assert.ok(!late.text().includes("unseen"), "no history");
+    } finally {
+      late.socket.destroy();
+    }
+    await waitFor(() => feed.clients === 0, "gone");
   });
 
   it("frames each message as event, id and one data line, only for the kinds asked", async () => {
@@ -55,9 +66,9 @@ describe("live feed", () => {
       assert.match(both.text(), /content-type: text\/event-stream/i);
       assert.match(
         both.text(),
-        /event: event\nid: 1\ndata: \{"detectionPoint":"IE1","detail":"line one\\nline two"\}\n\n/,
+        /event: event\nid: 2\ndata: \{"detectionPoint":"IE1","detail":"line one\\nline two"\}\n\n/,
       );
-      assert.match(both.text(), /event: attack\nid: 2\ndata: /);
+      assert.match(both.text(), /event: attack\nid: 3\ndata: /);
       assert.ok(!attacks.text().includes("event: event"), "not asked for");
     } finally {
       both.socket.destroy();
