@@ -3,7 +3,10 @@
  * in front of the same app, one holding no decision and one holding 100 000 (a mix of IPv4 and
  * IPv6 addresses and ranges, users and sessions, none of them the load generator's, so every
  * request is looked up and forwarded), driven alternately with autocannon at 50 connections.
- * Target: requests/s with 100 000 decisions ≥ 0.95 × with none, same run.
+ * Target: requests/s with 100 000 decisions ≥ 0.95 × with none, same run. Nine rounds by default:
+ * with five, a run's median moved by ±3% on a 2-CPU host with nothing changed (bench/RESULTS.md).
+ * The median of the per-round ratios (each round drives both, back to back) is printed beside
+ * the ratio of medians, so drift during a run shows as a gap between the two.
  *
  * The decisions go in through the admin API, as an operator's would. Pinning as in run.ts: each
  * Gatehouse alone on one CPU while it is measured, load and app on the other.
@@ -19,7 +22,7 @@ import { treeMemory } from "./proc-stats.ts";
 const NODE = process.execPath;
 const ROOT = new URL("..", import.meta.url).pathname;
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 100_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const SECONDS = Number(process.env.BENCH_DURATION ?? 4);
 const CONNECTIONS = 50;
 
@@ -152,6 +155,7 @@ try {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ratio = median(rps[full.name]!) / median(rps[none.name]!);
+  const paired = median(rps[full.name]!.map((r, i) => r / rps[none.name]![i]!));
   console.log(
     `machine: ${machine.cpus} CPUs, ${machine.cpuModel}, Node ${machine.node}, commit ${machine.gitCommit ?? "?"}`,
   );
@@ -168,6 +172,7 @@ try {
   console.log(
     `  with ${DECISIONS} / with none req/s   ${ratio.toFixed(3)}   target ≥ 0.95  ${ratio >= 0.95 ? "MET" : "MISSED"}`,
   );
+  console.log(`  median of the per-round ratios     ${paired.toFixed(3)}`);
 } finally {
   await stopAll();
 }
