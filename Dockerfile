@@ -20,6 +20,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # volume there (an emptyDir shared with the app in Kubernetes) for the event socket.
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
+    NODE_COMPILE_CACHE=/app/.compile-cache \
+    MALLOC_ARENA_MAX=2 \
     GATEHOUSE_LISTEN=0.0.0.0:8080 \
     GATEHOUSE_EVENTS_SOCKET=/var/run/gatehouse/events.sock
 WORKDIR /app
@@ -28,6 +30,10 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root cmd ./cmd
 COPY --chown=root:root src ./src
 COPY --chown=root:root policies ./policies
+# Node's compile cache, filled at build time by loading every module once (`version` imports the
+# whole CLI): each start then reads the type-stripped sources and V8 code from it instead of
+# loading the TypeScript stripper, ~20 MB less RSS and a faster start. Read-only at run time.
+RUN node cmd/gatehouse.ts version
 RUN mkdir -p /var/run/gatehouse && chown node:node /var/run/gatehouse
 VOLUME ["/var/run/gatehouse"]
 USER node
@@ -37,6 +43,6 @@ EXPOSE 8080 9090
 ENV HEALTHCHECK_URL=http://127.0.0.1:9090/healthz
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# V8 flags as src/v8-flags.ts lists them (a test keeps the two in step).
-ENTRYPOINT ["node", "--max-semi-space-size=16", "cmd/gatehouse.ts"]
+# V8 flags (and MALLOC_ARENA_MAX above) as src/v8-flags.ts lists them (a test keeps them in step).
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--expose-gc", "cmd/gatehouse.ts"]
 CMD ["serve"]

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { RUNTIME_ENV } from "../src/v8-flags.ts";
 import { descendants } from "./proc-stats.ts";
 
 export interface Child {
@@ -59,7 +60,14 @@ export function startChild<T>(
   // taskset execs the command, so the pid we get is the proxy's own pid, not a wrapper's.
   const [cmd, argv] =
     options.cpu === null ? [command, args] : ["taskset", ["-c", String(options.cpu), command, ...args]];
-  const proc = spawn(cmd, argv, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+  // Every child, Gatehouse and the baselines alike, runs with the environment the image sets
+  // (src/v8-flags.ts) and one compile cache, so none is measured loading the TypeScript stripper.
+  const env = {
+    ...process.env,
+    ...RUNTIME_ENV,
+    NODE_COMPILE_CACHE: join(tmpdir(), "gatehouse-bench-compile-cache"),
+  };
+  const proc = spawn(cmd, argv, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
   const child: Child = { name, pid: proc.pid ?? -1, process: proc };
   live.add(child);
   proc.once("exit", () => {

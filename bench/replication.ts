@@ -28,7 +28,7 @@ import { systemClock } from "../src/store/clock.ts";
 import type { Decision } from "../src/store/decision.ts";
 import { RedisReplicatedMap } from "../src/store/redis-replicated-map.ts";
 import { mapKeys } from "../src/store/replicated-map-scripts.ts";
-import { V8_FLAGS } from "../src/v8-flags.ts";
+import { RUNTIME_ENV, V8_FLAGS } from "../src/v8-flags.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
@@ -137,11 +137,16 @@ interface LoadResult {
   peak: { heapTotal: number; heapUsed: number; external: number };
 }
 
-/** `flags`: the V8 flags to load with (Gatehouse's own, or none for V8's defaults). */
-function runChild(url: string, flags: readonly string[]): Promise<LoadResult> {
+/**
+ * `shipped`: with the V8 flags and environment Gatehouse runs with (src/v8-flags.ts), or with
+ * V8's and glibc's defaults. (`--expose-gc` either way: the child measures the heap after a GC.)
+ */
+function runChild(url: string, shipped: boolean): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
+    const flags = shipped ? V8_FLAGS : [];
     const args = [...flags, "--expose-gc", fileURLToPath(import.meta.url), "--load-child", url];
     const child = spawn(process.execPath, args, {
+      env: shipped ? { ...process.env, ...RUNTIME_ENV } : process.env,
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
@@ -200,8 +205,8 @@ async function main(): Promise<void> {
     console.log(
       `wrote ${ENTRIES} entries (${avg.toFixed(0)} bytes each encoded) in ${(writeMs / 1000).toFixed(1)} s; redis used_memory ${redisMb.toFixed(0)} MB`,
     );
-    const load = await runChild(server.url, V8_FLAGS);
-    const plain = await runChild(server.url, []);
+    const load = await runChild(server.url, true);
+    const plain = await runChild(server.url, false);
     const lat = await propagation(server.url);
     const pct = (p: number) =>
       lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] ?? Number.NaN;
@@ -226,7 +231,7 @@ async function main(): Promise<void> {
       ],
       ["RSS after the load (VmRSS)", `${(load.rssKb / 1024).toFixed(0)} MB`, "", true],
       [
-        "the same load with V8's default flags: time / peak RSS",
+        "the same load with V8's and glibc's defaults: time / peak RSS",
         `${(plain.ms / 1000).toFixed(2)} s`,
         `${(plain.hwmKb / 1024).toFixed(0)} MB`,
         true,

@@ -24,6 +24,7 @@ import { createInspector } from "./events/evidence/inspector.ts";
 import { createIntake } from "./events/intake.ts";
 import { listenOnSocket } from "./events/listen-socket.ts";
 import { createEventServer } from "./events/socket-channel.ts";
+import { createBufferReclaim } from "./forward/buffer-reclaim.ts";
 import { createForwarder } from "./forward/forwarder.ts";
 import { createWebSocketProxy } from "./forward/websocket.ts";
 import { createNotifier } from "./notify/notifier.ts";
@@ -229,11 +230,14 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     onError: (err) =>
       logger.error({ err: (err as Error).message }, "response evidence could not be recorded"),
   });
+  // Null without --expose-gc (src/v8-flags.ts): large bodies then hold more RSS.
+  const reclaim = createBufferReclaim();
   const forwarder = createForwarder({
     upstream: config.upstream,
     connections: config.upstreamConnections,
     timeouts: config.timeouts,
     onUpstreamDuration: (s) => metrics.upstreamDuration.observe(s),
+    ...(reclaim ? { onBodyBytes: reclaim.note } : {}),
     onAppHeaders(ctx, headers) {
       const before = ctx.user;
       readDetections(ctx, headers);
@@ -292,14 +296,23 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       const proxyAddr = await listen(proxy.server, config.listen, "listen");
       const adminAddr = await listen(admin, config.adminListen, "adminListen");
       proxyListening = true;
+      reclaim?.start();
       logger.info(
-        { proxy: proxyAddr, admin: adminAddr, events, upstream: config.upstream.text, version: VERSION },
+        {
+          proxy: proxyAddr,
+          admin: adminAddr,
+          events,
+          upstream: config.upstream.text,
+          version: VERSION,
+          bufferReclaim: reclaim !== null,
+        },
         "gatehouse listening",
       );
       return { proxy: proxyAddr, admin: adminAddr, events };
     },
     async stop() {
       proxyListening = false;
+      reclaim?.stop();
       const { forced } = await proxy.drain(config.shutdownTimeout);
       feed.close();
       await closeServer(admin);

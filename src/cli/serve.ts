@@ -2,6 +2,7 @@
  * `gatehouse serve`: load config and policy (refusing to start on any problem in either), run the
  * proxy until SIGTERM/SIGINT, then drain and exit 0. SIGHUP reloads the policy.
  */
+import { flushCompileCache } from "node:module";
 import { createGatehouse } from "../app.ts";
 import { createLogger } from "../observability/logger.ts";
 import { formatPolicyProblem } from "../policy/load.ts";
@@ -36,6 +37,9 @@ export async function serve(args: ParsedArgs): Promise<number> {
     process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
     return 1;
   }
+  // Every module is loaded by now: write the compile cache (cmd/gatehouse.ts) while the process
+  // is sure to be alive, not at an exit that a SIGKILL would skip.
+  flushCompileCache();
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {

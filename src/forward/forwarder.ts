@@ -37,6 +37,8 @@ export interface ForwarderOptions {
   timeouts: Config["timeouts"];
   /** Observes seconds from dispatch to response headers. */
   onUpstreamDuration?: (seconds: number) => void;
+  /** Told the size of each response body chunk written to a client (buffer-reclaim.ts). */
+  onBodyBytes?: (bytes: number) => void;
   /** Asked at each response's headers: true while shutting down, so the response closes its connection. */
   isDraining?: () => boolean;
   /**
@@ -79,10 +81,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     },
   });
   const dispatcher = pool.compose(responseHeaderHygiene());
-  const observe = options.onUpstreamDuration;
   const onAppHeaders = options.onAppHeaders;
-  const isDraining = options.isDraining ?? (() => false);
-  const observeResponse = options.observeResponse;
+  // One object for every request's handler: nothing of it is allocated per request.
+  const shared: HandlerOptions = {
+    observe: options.onUpstreamDuration,
+    isDraining: options.isDraining ?? (() => false),
+    observeResponse: options.observeResponse,
+    onBodyBytes: options.onBodyBytes,
+  };
 
   function forward(
     ctx: RequestContext,
@@ -91,7 +97,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     headers: string[],
     done: (outcome: Outcome) => void,
   ): void {
-    const handler = new ForwardHandler(req, res, done, ctx, observe, isDraining, observeResponse);
+    const handler = new ForwardHandler(req, res, done, ctx, shared);
     const opts: GatehouseDispatchOptions = {
       path: ctx.target,
       method: ctx.method as Dispatcher.HttpMethod,
@@ -121,14 +127,20 @@ function hasBody(req: IncomingMessage): boolean {
   );
 }
 
+/** What every request's handler shares, built once by createForwarder. */
+interface HandlerOptions {
+  observe: ((seconds: number) => void) | undefined;
+  isDraining: () => boolean;
+  observeResponse: ForwarderOptions["observeResponse"];
+  onBodyBytes: ((bytes: number) => void) | undefined;
+}
+
 class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #done: (outcome: Outcome) => void;
   readonly #ctx: RequestContext;
-  readonly #observe: ((seconds: number) => void) | undefined;
-  readonly #isDraining: () => boolean;
-  readonly #observeResponse: ForwarderOptions["observeResponse"];
+  readonly #shared: HandlerOptions;
   #observer: ResponseObserver | null = null;
   readonly #sentAt = performance.now();
   #controller: Dispatcher.DispatchController | null = null;
@@ -140,17 +152,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     res: ServerResponse,
     done: (outcome: Outcome) => void,
     ctx: RequestContext,
-    observe: ((seconds: number) => void) | undefined,
-    isDraining: () => boolean,
-    observeResponse: ForwarderOptions["observeResponse"],
+    shared: HandlerOptions,
   ) {
     this.#req = req;
     this.#res = res;
     this.#done = done;
     this.#ctx = ctx;
-    this.#observe = observe;
-    this.#isDraining = isDraining;
-    this.#observeResponse = observeResponse;
+    this.#shared = shared;
   }
 
   #finish(outcome: Outcome): void {
@@ -191,7 +199,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     if (statusCode < 200) return; // interim (1xx) responses are not relayed
-    this.#observe?.((performance.now() - this.#sentAt) / 1000);
+    this.#shared.observe?.((performance.now() - this.#sentAt) / 1000);
     this.#ctx.upstreamStatus = statusCode;
     if (this.#finished) {
       controller.abort(new Error("client closed the connection"));
@@ -204,7 +212,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error("response replaced by Gatehouse"));
       return;
     }
-    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
+    if (this.#shared.isDraining()) this.#res.shouldKeepAlive = false;
     const revoked = this.#ctx.revokedCookies;
     if (revoked.length > 0) {
       // Ours first: if the app issues a fresh session to the now anonymous request, it wins.
@@ -215,9 +223,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         ...theirs,
       ];
     }
-    if (this.#observeResponse) {
+    const observeResponse = this.#shared.observeResponse;
+    if (observeResponse) {
       try {
-        this.#observer = this.#observeResponse(this.#ctx, statusCode, headers);
+        this.#observer = observeResponse(this.#ctx, statusCode, headers);
       } catch {
         this.#observer = null;
       }
@@ -232,6 +241,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       this.#res.once("drain", this.#resume);
     }
     if (this.#observer !== null) this.#show(chunk);
+    this.#shared.onBodyBytes?.(chunk.length);
   }
 
   /** An observer that throws is dropped: it may cost the response its inspection, never the response. */

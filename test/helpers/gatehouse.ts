@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { V8_FLAGS } from "../../src/v8-flags.ts";
+import { RUNTIME_ENV, V8_FLAGS } from "../../src/v8-flags.ts";
 import { waitFor, within } from "./wait.ts";
 
 const policyDirs: string[] = [];
@@ -72,16 +72,25 @@ export interface GatehouseOptions {
   env?: Record<string, string>;
 }
 
-/** The environment without any GATEHOUSE_* setting of the machine running the tests. */
+/**
+ * Node's compile cache as the container image has it (NODE_COMPILE_CACHE, see the Dockerfile):
+ * the first Gatehouse of a run fills it, the others start from it, as replicas of one image do.
+ */
+export const COMPILE_CACHE = join(tmpdir(), "gatehouse-test-compile-cache");
+
+/**
+ * The environment without any GATEHOUSE_* setting of the machine running the tests, with the
+ * image's runtime environment (src/v8-flags.ts) and compile cache.
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  const env: NodeJS.ProcessEnv = { NODE_COMPILE_CACHE: COMPILE_CACHE, ...RUNTIME_ENV };
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEHOUSE_")) env[k] = v;
   return { ...env, ...extra };
 }
 
 function spawnCli(args: string[], env?: Record<string, string>): ChildProcess {
   // process.execPath is the Node 24 that runs the tests (see package.json devDependencies),
-  // with the V8 flags Gatehouse ships with.
+  // with the V8 flags and environment Gatehouse ships with.
   return spawn(process.execPath, [...V8_FLAGS, CLI, ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(env),

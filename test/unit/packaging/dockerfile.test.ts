@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { V8_FLAGS } from "../../../src/v8-flags.ts";
+import { RUNTIME_ENV, V8_FLAGS } from "../../../src/v8-flags.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const dockerfile = readFileSync(`${ROOT}Dockerfile`, "utf8");
@@ -91,11 +91,29 @@ describe("Dockerfile", () => {
     assert.match(lastStage.find((i) => i.op === "EXPOSE")?.args ?? "", /\b8080\b.*\b9090\b/);
   });
 
-  it("runs Node with the V8 flags Gatehouse is measured with, as `npm start` does", () => {
+  it("runs Node with the V8 flags and environment Gatehouse is measured with, as `npm start` does", () => {
     assert.ok(V8_FLAGS.length > 0);
     const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } })
       .scripts.start;
-    assert.equal(start, ["node", ...V8_FLAGS, "cmd/gatehouse.ts", "serve"].join(" "));
+    const env = Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`);
+    assert.equal(start, [...env, "node", ...V8_FLAGS, "cmd/gatehouse.ts", "serve"].join(" "));
+    const envs = lastStage.filter((i) => i.op === "ENV").map((i) => i.args);
+    for (const pair of env)
+      assert.ok(
+        envs.some((e) => e.split(/\s+/).includes(pair)),
+        `ENV ${pair}`,
+      );
+  });
+
+  it("fills Node's compile cache at build time, where NODE_COMPILE_CACHE points at run time", () => {
+    const envs = lastStage.filter((i) => i.op === "ENV").map((i) => i.args);
+    const dir = envs.join(" ").match(/NODE_COMPILE_CACHE=(\S+)/)?.[1];
+    assert.ok(dir?.startsWith("/"), "NODE_COMPILE_CACHE is an absolute path in the runtime stage");
+    const runs = lastStage.filter((i) => i.op === "RUN").map((i) => i.args);
+    assert.ok(
+      runs.some((r) => /\bnode cmd\/gatehouse\.ts version\b/.test(r)),
+      "a RUN loads every module once (gatehouse version)",
+    );
   });
 
   it("copies every file the entry point imports into the image", () => {

@@ -1,0 +1,109 @@
+/**
+ * The buffer reclaimer runs a young-generation collection only when memory outside V8's heap has
+ * grown by its threshold since it last looked, checked after enough body bytes or on its timer;
+ * it never collects for traffic that V8's own collections already keep down.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createBufferReclaim } from "../../../src/forward/buffer-reclaim.ts";
+
+const MB = 1024 * 1024;
+
+/** A collector and an outside-the-heap gauge the test moves by hand; collecting frees `freed`. */
+function fakeV8(start = 10 * MB) {
+  const v8 = {
+    external: start,
+    freed: 0,
+    collected: [] as string[],
+    gc: (options: { type: "minor" }) => {
+      v8.collected.push(options.type);
+      v8.external -= v8.freed;
+    },
+  };
+  return v8;
+}
+
+describe("buffer reclaim", () => {
+  it("is off (null) when the process has no collector exposed (started without --expose-gc)", () => {
+    assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
+    assert.equal(createBufferReclaim(), null);
+  });
+
+  it("collects once the memory outside the heap grew by the threshold while bodies flowed", () => {
+    const v8 = fakeV8();
+    const r = createBufferReclaim({
+      gc: v8.gc,
+      externalBytes: () => v8.external,
+      growthBytes: 4 * MB,
+      checkBytes: 1 * MB,
+    })!;
+    v8.freed = 5 * MB;
+    for (let i = 0; i < 16; i++) {
+      v8.external += 64 * 1024; // each 64 KiB chunk written leaves its buffer outside the heap
+      r.note(64 * 1024);
+    }
+    assert.equal(r.collections, 0, "1 MiB of growth is below the threshold");
+    for (let i = 0; i < 64; i++) {
+      v8.external += 64 * 1024;
+      r.note(64 * 1024);
+    }
+    assert.deepEqual(v8.collected, ["minor"], "one young-generation collection at 4 MiB of growth");
+    assert.equal(r.collections, 1);
+    assert.equal(v8.external, 10 * MB, "what it freed is what had piled up");
+  });
+
+  it("does not look before `checkBytes` have flowed, however the gauge moves", () => {
+    const v8 = fakeV8();
+    const r = createBufferReclaim({
+      gc: v8.gc,
+      externalBytes: () => v8.external,
+      growthBytes: 1 * MB,
+      checkBytes: 8 * MB,
+    })!;
+    v8.external += 50 * MB;
+    r.note(7 * MB);
+    assert.equal(r.collections, 0);
+    r.note(1 * MB);
+    assert.equal(r.collections, 1);
+  });
+
+  it("measures growth from where V8's own collections left the gauge, not from a stale high", () => {
+    const v8 = fakeV8(40 * MB);
+    const r = createBufferReclaim({
+      gc: v8.gc,
+      externalBytes: () => v8.external,
+      growthBytes: 4 * MB,
+      checkBytes: 1,
+    })!;
+    v8.external = 12 * MB; // V8 collected on its own
+    r.note(1);
+    v8.external = 15 * MB; // +3 MiB over the new low: nothing to do
+    r.note(1);
+    assert.equal(r.collections, 0);
+    v8.external = 17 * MB; // +5 MiB over 12
+    r.note(1);
+    assert.equal(r.collections, 1);
+  });
+
+  it("checks on its timer for bytes it is not told about, until stopped", (t) => {
+    t.mock.timers.enable({ apis: ["setInterval"] });
+    const v8 = fakeV8();
+    v8.freed = 8 * MB;
+    const r = createBufferReclaim({
+      gc: v8.gc,
+      externalBytes: () => v8.external,
+      growthBytes: 4 * MB,
+      intervalMs: 10,
+    })!;
+    r.start();
+    v8.external += 8 * MB; // an upload: request body buffers, not noted
+    t.mock.timers.tick(9);
+    assert.equal(r.collections, 0);
+    t.mock.timers.tick(1);
+    assert.equal(r.collections, 1);
+    r.stop();
+    v8.external += 8 * MB;
+    t.mock.timers.tick(100);
+    assert.equal(r.collections, 1, "no check after stop()");
+  });
+});
