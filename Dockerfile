@@ -16,8 +16,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # Stage 2: the runtime. Runs as the image's unprivileged `node` user (uid 1000) and writes nothing
-# outside /var/run/gatehouse, so it works with a read-only root filesystem: mount a writable
-# volume there (an emptyDir shared with the app in Kubernetes) for the event socket.
+# outside /var/run/gatehouse (its compile cache is read-only), so it works with a read-only root
+# filesystem: mount a writable volume there (an emptyDir shared with the app in Kubernetes) for
+# the event socket.
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     NODE_COMPILE_CACHE=/app/.compile-cache \
@@ -30,14 +31,18 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root cmd ./cmd
 COPY --chown=root:root src ./src
 COPY --chown=root:root policies ./policies
-# Node's compile cache, filled at build time by loading every module once (`version` imports the
-# whole CLI): each start then reads the type-stripped sources and V8 code from it instead of
-# loading the TypeScript stripper, ~20 MB less RSS and a faster start. Read-only at run time.
-# Node keys the cache by the V8 flags, so these are the ENTRYPOINT's.
-RUN node --max-semi-space-size=16 --expose-gc cmd/gatehouse.ts version
-RUN mkdir -p /var/run/gatehouse && chown node:node /var/run/gatehouse
+RUN mkdir -p /var/run/gatehouse /app/.compile-cache \
+ && chown node:node /var/run/gatehouse /app/.compile-cache
 VOLUME ["/var/run/gatehouse"]
 USER node
+# Node's compile cache, filled at build time by loading every module once (`version` imports the
+# whole CLI): each start then reads the type-stripped sources and V8 code from it instead of
+# loading the TypeScript stripper, ~20 MB less RSS and a faster start. Node keys it by its
+# version, the user id and some V8 flags (--expose-gc among them), so it is filled as the `node`
+# user with the ENTRYPOINT's flags, then made read-only. Another uid or other flags at run time
+# find nothing in it and start as before, slower and with the stripper loaded.
+RUN node --max-semi-space-size=16 --expose-gc cmd/gatehouse.ts version \
+ && chmod -R a-w /app/.compile-cache
 EXPOSE 8080 9090
 # The admin server answers /healthz on 127.0.0.1:9090 by default; probe it with Node itself (the
 # slim image has no curl). If GATEHOUSE_ADMIN_LISTEN moves it, set HEALTHCHECK_URL to match.

@@ -296,7 +296,6 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
       const proxyAddr = await listen(proxy.server, config.listen, "listen");
       const adminAddr = await listen(admin, config.adminListen, "adminListen");
       proxyListening = true;
-      reclaim?.start();
       logger.info(
         {
           proxy: proxyAddr,
@@ -312,7 +311,6 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     },
     async stop() {
       proxyListening = false;
-      reclaim?.stop();
       const { forced } = await proxy.drain(config.shutdownTimeout);
       feed.close();
       await closeServer(admin);

@@ -14,7 +14,7 @@
  * socket buffers pile up outside the heap during a large transfer; a 1 GiB download otherwise
  * leaves ~70 MB of dead buffers on the RSS until V8's external-memory heuristic collects them.
  * It puts a `gc` function on the global object; only Gatehouse and its dependencies run in the
- * process, and Gatehouse calls it only from that timer.
+ * process, and Gatehouse calls it only there.
  *
  * Run without the image: `node --max-semi-space-size=16 --expose-gc cmd/gatehouse.ts serve`, or
  * `NODE_OPTIONS="--max-semi-space-size=16 --expose-gc"` for the installed `gatehouse` command.

@@ -37,8 +37,8 @@ export async function serve(args: ParsedArgs): Promise<number> {
     process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
     return 1;
   }
-  // Every module is loaded by now: write the compile cache (cmd/gatehouse.ts) while the process
-  // is sure to be alive, not at an exit that a SIGKILL would skip.
+  // With NODE_COMPILE_CACHE set (the image sets it), every module is loaded by now: write the
+  // cache while the process is sure to be alive, not at an exit that a SIGKILL would skip.
   flushCompileCache();
   return new Promise<number>((resolve) => {
     let stopping = false;

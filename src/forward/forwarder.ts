@@ -37,7 +37,7 @@ export interface ForwarderOptions {
   timeouts: Config["timeouts"];
   /** Observes seconds from dispatch to response headers. */
   onUpstreamDuration?: (seconds: number) => void;
-  /** Told the size of each response body chunk written to a client (buffer-reclaim.ts). */
+  /** Told the size of each body chunk passed on, request and response (buffer-reclaim.ts). */
   onBodyBytes?: (bytes: number) => void;
   /** Asked at each response's headers: true while shutting down, so the response closes its connection. */
   isDraining?: () => boolean;
@@ -82,12 +82,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   });
   const dispatcher = pool.compose(responseHeaderHygiene());
   const onAppHeaders = options.onAppHeaders;
+  const onBodyBytes = options.onBodyBytes;
+  const countRequestChunk = onBodyBytes ? (chunk: Buffer) => onBodyBytes(chunk.length) : null;
   // One object for every request's handler: nothing of it is allocated per request.
   const shared: HandlerOptions = {
     observe: options.onUpstreamDuration,
     isDraining: options.isDraining ?? (() => false),
     observeResponse: options.observeResponse,
-    onBodyBytes: options.onBodyBytes,
+    onBodyBytes,
   };
 
   function forward(
@@ -98,11 +100,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     done: (outcome: Outcome) => void,
   ): void {
     const handler = new ForwardHandler(req, res, done, ctx, shared);
+    const body = hasBody(req) ? req : null;
+    if (body !== null && countRequestChunk !== null) {
+      // A tap beside undici's own reader, paused first so that it does not set the body flowing
+      // before undici attaches (undici resumes it when it starts to send).
+      body.pause();
+      body.on("data", countRequestChunk);
+    }
     const opts: GatehouseDispatchOptions = {
       path: ctx.target,
       method: ctx.method as Dispatcher.HttpMethod,
       headers,
-      body: hasBody(req) ? req : null,
+      body,
       onGatehouseHeaders(taken) {
         const replaced = onAppHeaders?.(ctx, taken);
         if (replaced) handler.replaceWith(replaced);

@@ -83,9 +83,10 @@ export const COMPILE_CACHE = join(tmpdir(), "gatehouse-test-compile-cache");
  * image's runtime environment (src/v8-flags.ts) and compile cache.
  */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { NODE_COMPILE_CACHE: COMPILE_CACHE, ...RUNTIME_ENV };
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEHOUSE_")) env[k] = v;
-  return { ...env, ...extra };
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("GATEHOUSE_") && k !== "NODE_DISABLE_COMPILE_CACHE") env[k] = v;
+  return { ...env, ...RUNTIME_ENV, NODE_COMPILE_CACHE: COMPILE_CACHE, ...extra };
 }
 
 function spawnCli(args: string[], env?: Record<string, string>): ChildProcess {

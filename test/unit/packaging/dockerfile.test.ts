@@ -105,17 +105,18 @@ describe("Dockerfile", () => {
       );
   });
 
-  it("fills Node's compile cache at build time, where NODE_COMPILE_CACHE points at run time", () => {
+  it("fills Node's compile cache at build time as the user, and with the flags, it runs with", () => {
     const envs = lastStage.filter((i) => i.op === "ENV").map((i) => i.args);
     const dir = envs.join(" ").match(/NODE_COMPILE_CACHE=(\S+)/)?.[1];
     assert.ok(dir?.startsWith("/"), "NODE_COMPILE_CACHE is an absolute path in the runtime stage");
-    const runs = lastStage.filter((i) => i.op === "RUN").map((i) => i.args);
-    // Node keys the cache by the V8 flags: filled without the ENTRYPOINT's, it would never be read.
+    // Node keys the cache by user id and by some V8 flags: filled as root, or without the
+    // ENTRYPOINT's flags, it would never be read.
     const warm = ["node", ...V8_FLAGS, "cmd/gatehouse.ts", "version"].join(" ");
-    assert.ok(
-      runs.some((r) => r.includes(warm)),
-      `a RUN loads every module once, with the ENTRYPOINT's flags: ${warm}`,
-    );
+    const at = lastStage.findIndex((i) => i.op === "RUN" && i.args.includes(warm));
+    assert.ok(at !== -1, `a RUN loads every module once, with the ENTRYPOINT's flags: ${warm}`);
+    const user = lastStage.findLastIndex((i, n) => i.op === "USER" && n < at);
+    assert.equal(lastStage[user]?.args, "node", "the cache is filled as the user the image runs as");
+    assert.match(lastStage[at]!.args, new RegExp(`chmod -R a-w ${dir}`), "then made read-only");
   });
 
   it("copies every file the entry point imports into the image", () => {
