@@ -23,6 +23,11 @@ function fakeV8(start = 10 * MB) {
   return v8;
 }
 
+/** A reclaimer over the fake, with its two thresholds. */
+function reclaimer(v8: ReturnType<typeof fakeV8>, growthBytes: number, checkBytes: number) {
+  return createBufferReclaim({ gc: v8.gc, externalBytes: () => v8.external, growthBytes, checkBytes })!;
+}
+
 describe("buffer reclaim", () => {
   it("is off (null) when there is no collector (the process was started without --expose-gc)", () => {
     assert.equal(createBufferReclaim({ gc: null }), null);
@@ -30,12 +35,7 @@ describe("buffer reclaim", () => {
 
   it("collects once the memory outside the heap grew by the threshold while bodies flowed", () => {
     const v8 = fakeV8();
-    const r = createBufferReclaim({
-      gc: v8.gc,
-      externalBytes: () => v8.external,
-      growthBytes: 4 * MB,
-      checkBytes: 1 * MB,
-    })!;
+    const r = reclaimer(v8, 4 * MB, 1 * MB);
     v8.freed = 5 * MB;
     for (let i = 0; i < 16; i++) {
       v8.external += 64 * 1024; // each 64 KiB chunk passed on leaves its buffer outside the heap
@@ -53,12 +53,7 @@ describe("buffer reclaim", () => {
 
   it("does not look before `checkBytes` have flowed, however the gauge moves", () => {
     const v8 = fakeV8();
-    const r = createBufferReclaim({
-      gc: v8.gc,
-      externalBytes: () => v8.external,
-      growthBytes: 1 * MB,
-      checkBytes: 8 * MB,
-    })!;
+    const r = reclaimer(v8, 1 * MB, 8 * MB);
     v8.external += 50 * MB;
     r.note(7 * MB);
     assert.equal(r.collections, 0);
@@ -68,12 +63,7 @@ describe("buffer reclaim", () => {
 
   it("measures growth from where V8's own collections left the gauge, not from a stale high", () => {
     const v8 = fakeV8(40 * MB);
-    const r = createBufferReclaim({
-      gc: v8.gc,
-      externalBytes: () => v8.external,
-      growthBytes: 4 * MB,
-      checkBytes: 1,
-    })!;
+    const r = reclaimer(v8, 4 * MB, 1);
     v8.external = 12 * MB; // V8 collected on its own
     r.note(1);
     v8.external = 15 * MB; // +3 MiB over the new low: nothing to do
