@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { RUNTIME_ENV } from "../src/v8-flags.ts";
+import { COMPILE_CACHE } from "../test/helpers/gatehouse.ts";
 import { descendants } from "./proc-stats.ts";
 
 export interface Child {
@@ -61,11 +62,11 @@ export function startChild<T>(
   const [cmd, argv] =
     options.cpu === null ? [command, args] : ["taskset", ["-c", String(options.cpu), command, ...args]];
   // Every child, Gatehouse and the baselines alike, runs with the environment the image sets
-  // (src/v8-flags.ts) and one compile cache, so none is measured loading the TypeScript stripper.
+  // (src/v8-flags.ts) and with the compile cache the integration tests use.
   const env = {
     ...process.env,
     ...RUNTIME_ENV,
-    NODE_COMPILE_CACHE: join(tmpdir(), "gatehouse-bench-compile-cache"),
+    NODE_COMPILE_CACHE: COMPILE_CACHE,
   };
   const proc = spawn(cmd, argv, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
   const child: Child = { name, pid: proc.pid ?? -1, process: proc };

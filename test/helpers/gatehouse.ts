@@ -75,8 +75,9 @@ export interface GatehouseOptions {
 /**
  * Node's compile cache as the container image has it (NODE_COMPILE_CACHE, see the Dockerfile):
  * the first Gatehouse of a run fills it, the others start from it, as replicas of one image do.
+ * Inside the checkout, not the shared temp directory: its entries are run as code.
  */
-export const COMPILE_CACHE = join(tmpdir(), "gatehouse-test-compile-cache");
+export const COMPILE_CACHE = join(REPO_ROOT, "node_modules", ".cache", "gatehouse-compile-cache");
 
 /**
  * The environment without any GATEHOUSE_* setting of the machine running the tests, with the
