@@ -115,6 +115,10 @@ export function checkTargets(summary: TargetSummary[]): Check[] {
     const other = by(id);
     return gh && other ? gh.rps / other.rps : null;
   };
+  const cpuRatio = (id: TargetId) => {
+    const other = by(id);
+    return gh && other ? other.cpuUsPerRequest / gh.cpuUsPerRequest : null;
+  };
   const check = (name: string, value: number | null, target: string, ok: (v: number) => boolean): Check => ({
     name,
     value,
@@ -125,6 +129,8 @@ export function checkTargets(summary: TargetSummary[]): Check[] {
     check("gatehouse / bare-undici req/s", ratio("bare-undici"), "≥ 0.90", (v) => v >= 0.9),
     check("gatehouse / http-proxy-3 req/s", ratio("http-proxy-3"), "≥ 1.50", (v) => v >= 1.5),
     check("gatehouse / nginx req/s", ratio("nginx"), "reference", () => true),
+    // The same comparison in CPU time per request, which moves less than req/s with the host.
+    check("bare-undici / gatehouse CPU µs/req", cpuRatio("bare-undici"), "reference", () => true),
     check("gatehouse added p50 at 1 conn (ms)", gh ? gh.addedP50Ms : null, "≤ 0.200", (v) => v <= 0.2),
   ];
 }
