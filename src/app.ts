@@ -237,7 +237,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     connections: config.upstreamConnections,
     timeouts: config.timeouts,
     onUpstreamDuration: (s) => metrics.upstreamDuration.observe(s),
-    ...(reclaim ? { onBodyBytes: reclaim.note } : {}),
+    onBodyBytes: reclaim?.note,
     onAppHeaders(ctx, headers) {
       const before = ctx.user;
       readDetections(ctx, headers);

@@ -385,10 +385,9 @@ export class RedisReplicatedMap<V> implements ReplicatedMap<V> {
     counts: { skipped: number },
   ) {
     const now = this.#clock.now();
-    const anyPending = this.#writer.pendingCount > 0;
     for (let i = 0; i < p.keys.length; i++) {
       const key = p.keys[i]!;
-      if (anyPending && this.#writer.isPending(key)) {
+      if (this.#writer.isPending(key)) {
         // Our own change of it may be newer than what Redis held when we asked.
         this.#view.confirm(key, gen);
         passed.add(key);

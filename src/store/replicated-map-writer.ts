@@ -80,13 +80,9 @@ export class MapWriter {
     this.#write({ op: "d", key, seq: ++this.#seq, encoded: "", until: 0 });
   }
 
-  /** Keys with a change of ours not yet ordered by Redis (none, mostly, while a snapshot loads). */
-  get pendingCount(): number {
-    return this.#pending.size;
-  }
-
   isPending(key: string): boolean {
-    return this.#pending.has(key);
+    // None pending is the usual case while a snapshot loads: no hashing of a million fresh keys.
+    return this.#pending.size !== 0 && this.#pending.has(key);
   }
 
   /** Our own message came back: Redis ordered that change, later messages are newer. */
