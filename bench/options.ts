@@ -33,7 +33,7 @@ export interface BenchOptions {
   out: string;
 }
 
-export const PROXIES = ["gatehouse", "bare-undici", "http-proxy-3", "nginx"] as const;
+export const PROXIES = ["gatehouse", "bare-undici", "contract-minimal", "http-proxy-3", "nginx"] as const;
 
 const HELP = `Usage: npm run bench -- [options]    (or: npx node bench/run.ts [options])
 
@@ -44,7 +44,7 @@ const HELP = `Usage: npm run bench -- [options]    (or: npx node bench/run.ts [o
   --latency-duration SEC    seconds per one-connection run         BENCH_LATENCY_DURATION=2
   --latency-rounds N        interleaved latency rounds             BENCH_LATENCY_ROUNDS=2
   --targets LIST            proxies to measure, comma-separated    BENCH_TARGETS=gatehouse,bare-undici,
-                            (the app itself always runs)             http-proxy-3,nginx
+                            (the app itself always runs)             contract-minimal,http-proxy-3,nginx
   --gatehouse-args="ARGS"   extra \`gatehouse serve\` arguments      BENCH_GATEHOUSE_ARGS
   --gatehouse-entry FILE    another checkout's cmd/gatehouse.ts    BENCH_GATEHOUSE_ENTRY
   --no-pin                  no CPU pinning                         BENCH_PIN=0

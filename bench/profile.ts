@@ -35,8 +35,13 @@ async function main(): Promise<void> {
     return;
   }
   const target = values.target;
-  if (target !== "gatehouse" && target !== "bare-undici" && target !== "http-proxy-3") {
-    throw new Error(`--target: "${target}" is not gatehouse, bare-undici or http-proxy-3`);
+  if (
+    target !== "gatehouse" &&
+    target !== "bare-undici" &&
+    target !== "contract-minimal" &&
+    target !== "http-proxy-3"
+  ) {
+    throw new Error(`--target: "${target}" is not gatehouse, bare-undici, contract-minimal or http-proxy-3`);
   }
   installCleanup();
   const cpus = pinnableCpus();

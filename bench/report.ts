@@ -108,13 +108,29 @@ export function summarise(
   });
 }
 
-export function checkTargets(summary: TargetSummary[]): Check[] {
+/**
+ * The median over rounds of `a`'s req/s over `b`'s in the same round. Steadier than the ratio of
+ * the medians when the host's speed drifts between rounds; null unless both ran in some round.
+ */
+export function perRoundRatio(runs: RunRecord[], a: TargetId, b: TargetId): number | null {
+  const ratios: number[] = [];
+  for (const x of runs) {
+    if (x.phase !== "throughput" || x.target !== a) continue;
+    const y = runs.find((r) => r.phase === "throughput" && r.target === b && r.round === x.round);
+    if (y !== undefined && y.rps > 0) ratios.push(x.rps / y.rps);
+  }
+  return ratios.length > 0 ? median(ratios) : null;
+}
+
+export function checkTargets(summary: TargetSummary[], runs: RunRecord[] = []): Check[] {
   const by = (id: TargetId) => summary.find((s) => s.target === id);
   const gh = by("gatehouse");
-  const ratio = (id: TargetId) => {
-    const other = by(id);
-    return gh && other ? gh.rps / other.rps : null;
+  const rpsRatio = (a: TargetId, b: TargetId) => {
+    const x = by(a);
+    const y = by(b);
+    return x && y ? x.rps / y.rps : null;
   };
+  const ratio = (id: TargetId) => rpsRatio("gatehouse", id);
   const cpuRatio = (id: TargetId) => {
     const other = by(id);
     return gh && other ? other.cpuUsPerRequest / gh.cpuUsPerRequest : null;
@@ -127,8 +143,23 @@ export function checkTargets(summary: TargetSummary[]): Check[] {
   });
   return [
     check("gatehouse / bare-undici req/s", ratio("bare-undici"), "≥ 0.90", (v) => v >= 0.9),
+    check(
+      "gatehouse / bare-undici, per-round median",
+      perRoundRatio(runs, "gatehouse", "bare-undici"),
+      "reference",
+      () => true,
+    ),
     check("gatehouse / http-proxy-3 req/s", ratio("http-proxy-3"), "≥ 1.50", (v) => v >= 1.5),
     check("gatehouse / nginx req/s", ratio("nginx"), "reference", () => true),
+    // The bare proxy doing only what the contract requires of every request: what the contract
+    // costs by itself, and what Gatehouse's own features (decisions, detection, …) cost on top.
+    check(
+      "contract-minimal / bare-undici req/s",
+      rpsRatio("contract-minimal", "bare-undici"),
+      "reference",
+      () => true,
+    ),
+    check("gatehouse / contract-minimal req/s", ratio("contract-minimal"), "reference", () => true),
     // The same comparison in CPU time per request, which moves less than req/s with the host.
     check("bare-undici / gatehouse CPU µs/req", cpuRatio("bare-undici"), "reference", () => true),
     check("gatehouse added p50 at 1 conn (ms)", gh ? gh.addedP50Ms : null, "≤ 0.200", (v) => v <= 0.2),

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: Gatehouse against a bare undici proxy, http-proxy-3 and (when installed) nginx,
+ * `npm run bench`: Gatehouse against a bare undici proxy, the same proxy doing only what the contract
+ * requires (contract-minimal), http-proxy-3 and (when installed) nginx,
  * all in front of the same app, driven by autocannon from this process. See bench/README.md for
  * the method; in short:
  *   1. start the app, Gatehouse and the baselines as child processes on 127.0.0.1, ephemeral ports;
@@ -53,8 +54,9 @@ async function main(): Promise<void> {
     const entry = options.gatehouseEntry ? resolve(options.gatehouseEntry) : undefined;
     targets.push(await startGatehouse(upstream.url, cpuProxy, [], options.gatehouseArgs, entry));
   }
-  if (wanted("bare-undici")) targets.push(await startNodeBaseline("bare-undici", upstream.url, cpuProxy));
-  if (wanted("http-proxy-3")) targets.push(await startNodeBaseline("http-proxy-3", upstream.url, cpuProxy));
+  for (const id of ["bare-undici", "contract-minimal", "http-proxy-3"] as const) {
+    if (wanted(id)) targets.push(await startNodeBaseline(id, upstream.url, cpuProxy));
+  }
   let nginxVersion: string | null = null;
   let nginxSkipped: string | null = null;
   if (!wanted("nginx")) nginxSkipped = "not in --targets";
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
     runs,
     latency,
   );
-  const checks = checkTargets(summary);
+  const checks = checkTargets(summary, runs);
   process.stdout.write(`\n${renderTable(summary, checks, options.connections)}`);
   if (nginxSkipped) process.stdout.write(`  nginx reference skipped: ${nginxSkipped}\n`);
   const disturbed = runs.filter((r) => r.foreignCpu > DISTURBED);

@@ -9,7 +9,10 @@ import { V8_FLAGS } from "../src/v8-flags.ts";
 import { findNginx, prepareNginx, probeHttp } from "./baselines/nginx.ts";
 import { benchTempDir, type Child, portLine, startChild } from "./children.ts";
 
-export type TargetId = "direct" | "gatehouse" | "bare-undici" | "http-proxy-3" | "nginx";
+export type TargetId = "direct" | "gatehouse" | "bare-undici" | "contract-minimal" | "http-proxy-3" | "nginx";
+
+/** The Node proxies in bench/baselines/, started the same way. */
+export type NodeBaseline = "bare-undici" | "contract-minimal" | "http-proxy-3";
 
 export interface Target {
   id: TargetId;
@@ -84,7 +87,7 @@ export async function startGatehouse(
 }
 
 export async function startNodeBaseline(
-  id: "bare-undici" | "http-proxy-3",
+  id: NodeBaseline,
   upstreamUrl: string,
   cpu: number | null,
   nodeFlags: string[] = [],
