@@ -6,7 +6,9 @@
  *
  * - to the app: hop-by-hop, `Connection`-listed and `Gatehouse-*` headers removed; forwarding
  *   headers replaced (no trusted proxies); `X-Forwarded-For`/`-Proto`/`-Host` and `X-Request-Id`
- *   (a prefix and a counter) set; the client address normalised; the session cookie looked up;
+ *   (a prefix and a counter) set; the client address normalised; the session (Gatehouse's default
+ *   cookie names, or a bearer token) found and keyed-hashed; the trace context injected when an
+ *   OpenTelemetry SDK records;
  * - to the client: the same hygiene on the app's headers, in an undici interceptor (STYLE 4);
  * - Gatehouse's default server and pool timeouts; a client that leaves aborts the upstream request;
  *   502/504 as `application/problem+json` with the request id;
@@ -16,7 +18,7 @@
  * this is what those cost, and this minus bare-undici is what the contract itself costs.
  * Usage: contract-minimal.ts http://127.0.0.1:PORT  → prints {"port": N}
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
@@ -43,6 +45,9 @@ const FORWARDING = new Set([
   "x-request-id",
   "forwarded",
 ]);
+const SESSION_COOKIES = ["sid", "connect.sid", "session", "JSESSIONID", "PHPSESSID"];
+const SESSION_KEY = randomBytes(32);
+const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
 
 /** Names the Connection header lists beyond what is removed anyway; null for the usual value. */
 function listed(value: string | string[] | undefined): Set<string> | null {
@@ -56,6 +61,13 @@ function listed(value: string | string[] | undefined): Set<string> | null {
 
 function dropped(name: string, extra: Set<string> | null): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith("gatehouse-") || extra?.has(name) === true;
+}
+
+/** A header into a copy; `__proto__` (an own property in undici's object) stays a header. */
+function copy(into: Headers, name: string, value: Headers[string]): void {
+  if (name === "__proto__")
+    Object.defineProperty(into, name, { value, enumerable: true, configurable: true, writable: true });
+  else into[name] = value;
 }
 
 /** The response side of the contract as an undici interceptor: the app's headers, cleaned. */
@@ -73,6 +85,7 @@ class ResponseHygiene implements Dispatcher.DispatchHandler {
     headers: Headers,
     message?: string,
   ) {
+    if (status < 200) return; // interim responses are not relayed
     const extra = listed(headers.connection);
     let kept: Headers | null = null;
     const names = Object.keys(headers);
@@ -81,9 +94,9 @@ class ResponseHygiene implements Dispatcher.DispatchHandler {
       if (dropped(name, extra)) {
         if (kept === null) {
           kept = {};
-          for (let j = 0; j < i; j++) kept[names[j]!] = headers[names[j]!];
+          for (let j = 0; j < i; j++) copy(kept, names[j]!, headers[names[j]!]);
         }
-      } else if (kept !== null) kept[name] = headers[name];
+      } else if (kept !== null) copy(kept, name, headers[name]);
     }
     this.#next.onResponseStart?.(controller, status, (kept ?? headers) as never, message);
   }
@@ -122,27 +135,44 @@ function observe(seconds: number): void {
   buckets[i]!++;
 }
 
-function upstreamHeaders(req: IncomingMessage, clientIp: string, requestId: string): string[] {
+function upstreamHeaders(
+  req: IncomingMessage,
+  clientIp: string,
+  requestId: string,
+  trace: Record<string, string> | null,
+): string[] {
   const raw = req.rawHeaders;
   const extra = listed(req.headers.connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
     if (dropped(lower, extra) || lower === "expect" || FORWARDING.has(lower)) continue;
+    if (trace !== null && lower in trace) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   out.push("x-forwarded-for", clientIp, "x-forwarded-proto", "http");
   if (req.headers.host) out.push("x-forwarded-host", req.headers.host);
   out.push("x-request-id", requestId);
+  if (trace !== null) for (const [name, value] of Object.entries(trace)) out.push(name, value);
   return out;
 }
 
+/** The first session cookie present (RFC 6265 pairs), else a bearer token; keyed-hashed. */
 function sessionOf(req: IncomingMessage): string | null {
   const cookie = req.headers.cookie;
-  const at = cookie === undefined ? -1 : cookie.indexOf("session=");
-  if (at !== -1) return cookie!.slice(at + 8).split(";", 1)[0]!;
+  let value: string | null = null;
+  if (cookie !== undefined) {
+    for (const pair of cookie.split(";")) {
+      const eq = pair.indexOf("=");
+      if (eq !== -1 && SESSION_COOKIES.includes(pair.slice(0, eq).trim())) {
+        value = pair.slice(eq + 1).trim();
+        break;
+      }
+    }
+  }
   const auth = req.headers.authorization;
-  return auth?.startsWith("Bearer ") ? auth.slice(7) : null;
+  if (value === null && auth !== undefined && /^bearer /i.test(auth)) value = auth.slice(7).trim();
+  return value ? createHmac("sha256", SESSION_KEY).update(value).digest("base64url") : null;
 }
 
 function problem(res: ServerResponse, status: number, requestId: string): void {
@@ -159,8 +189,12 @@ function proxy(req: IncomingMessage, res: ServerResponse): void {
   const clientIp = remote.startsWith("::ffff:") ? remote.slice(7) : remote;
   sessionOf(req);
   const requestId = idPrefix + (nextId++).toString(36);
-  const headers = upstreamHeaders(req, clientIp, requestId);
-  if (isSpanContextValid(span.spanContext())) propagation.inject(trace.setSpan(parent, span), {});
+  let traceHeaders: Record<string, string> | null = null;
+  if (isSpanContextValid(span.spanContext())) {
+    traceHeaders = {};
+    propagation.inject(trace.setSpan(parent, span), traceHeaders);
+  }
+  const headers = upstreamHeaders(req, clientIp, requestId, traceHeaders);
   const sent = performance.now();
   let controller: Dispatcher.DispatchController | null = null;
   let finished = false;
@@ -178,8 +212,11 @@ function proxy(req: IncomingMessage, res: ServerResponse): void {
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {
       controller = c;
+      // The client left while the request waited for a connection: do not send it.
+      if (finished) c.abort(new Error("client closed the connection"));
     },
-    onResponseStart(_c, statusCode, responseHeaders) {
+    onResponseStart(c, statusCode, responseHeaders) {
+      if (finished) return c.abort(new Error("client closed the connection"));
       observe((performance.now() - sent) / 1000);
       res.writeHead(statusCode, responseHeaders as Record<string, string | string[]>);
     },
@@ -199,8 +236,7 @@ function proxy(req: IncomingMessage, res: ServerResponse): void {
       if (finished) return;
       finish("failed");
       if (res.headersSent) res.destroy(error);
-      else
-        problem(res, (error as { code?: string }).code === "UND_ERR_HEADERS_TIMEOUT" ? 504 : 502, requestId);
+      else problem(res, TIMEOUTS.has((error as { code?: string }).code ?? "") ? 504 : 502, requestId);
     },
   };
   res.on("close", onClose);
