@@ -250,7 +250,7 @@ export function createGatehouse(config: Config, logger: Logger, options: Gatehou
     // Bound late: the proxy server is built below, and is draining only once stop() runs.
     isDraining: () => proxy.isDraining(),
   });
-  const websockets = createWebSocketProxy(config.upstream, config.timeouts, metrics, logger);
+  const websockets = createWebSocketProxy(config.upstream, config.timeouts, metrics, logger, reclaim?.note);
   const proxy = createProxyServer({
     config,
     forwarder,

@@ -32,6 +32,8 @@ export function createWebSocketProxy(
   timeouts: Config["timeouts"],
   metrics: Metrics,
   logger: Logger,
+  /** Told the size of every chunk relayed once the upgrade is done, both ways (buffer-reclaim.ts). */
+  onBytes?: (bytes: number) => void,
 ): WebSocketProxy {
   const target =
     upstream.kind === "http"
@@ -46,7 +48,9 @@ export function createWebSocketProxy(
   // http-proxy-3 applies no timeout to the upgrade request: an app that takes the connection and
   // never answers would hold both sockets forever. The app gets timeouts.upstreamResponse to
   // answer; once it has (101 or anything else) the connection is the client's and the app's.
-  proxy.on("proxyReqWs", (proxyReq) => {
+  // The client socket of each app socket whose upgrade is being completed, for "open" below.
+  const clients = new WeakMap<Duplex, Duplex>();
+  proxy.on("proxyReqWs", (proxyReq, _req, client) => {
     const timer = setTimeout(
       () => proxyReq.destroy(new Error("the app did not answer the upgrade in time")),
       timeouts.upstreamResponse,
@@ -55,7 +59,20 @@ export function createWebSocketProxy(
     proxyReq.once("upgrade", clear);
     proxyReq.once("response", clear);
     proxyReq.once("close", clear);
+    // Registered before http-proxy-3's own "upgrade" listener, so it runs first.
+    if (onBytes) proxyReq.once("upgrade", (_res, appSocket: Duplex) => clients.set(appSocket, client));
   });
+  if (onBytes) {
+    const count = (chunk: Buffer) => onBytes(chunk.length);
+    // Emitted once both sockets are piped to each other: a "data" listener added now sees every
+    // chunk beside the pipe and changes nothing of its flow (one added earlier would start the
+    // client socket flowing before the pipe, and lose what it read).
+    proxy.on("open", (appSocket: Duplex) => {
+      appSocket.on("data", count);
+      clients.get(appSocket)?.on("data", count);
+      clients.delete(appSocket);
+    });
+  }
   const open = new Set<Duplex>();
 
   function upgrade(
