@@ -12,9 +12,15 @@ import type { IncomingMessage } from "node:http";
 import type { Rate } from "../config/units.ts";
 import { type CompiledEdge, compiledEdge } from "../events/edge/compile-edge.ts";
 import { Findings } from "../events/edge/findings.ts";
+import { multipartFields } from "../events/edge/multipart.ts";
 import { bodyKind } from "../events/edge/parameters.ts";
 import { SlidingCounter } from "../events/edge/rate-tracker.ts";
-import { checkBody, checkHead, checkTokensInBody } from "../events/edge/request-checks.ts";
+import {
+  checkBody,
+  checkHead,
+  checkMultipartFields,
+  checkTokensInBody,
+} from "../events/edge/request-checks.ts";
 import { createStatusChecks, type ResponseHeadersLike } from "../events/edge/status-checks.ts";
 import type { EdgeDetection, Intake } from "../events/intake.ts";
 import type { Policy } from "../policy/policy.ts";
@@ -153,7 +159,19 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
         const text = prefix.toString(kind === "form" ? "latin1" : "utf8", 0, kept);
         checkBody(edge, kind, text, found);
         if (edge.tokens !== null) checkTokensInBody(edge.tokens, kind, text, found);
-        report(ctx, found, sent);
+        sent = report(ctx, found, sent);
+        if (kind === "multipart" && edge.params) {
+          // Its parser hands over the last field a tick later: those findings follow on their own.
+          const contentType = req.headers["content-type"] ?? "";
+          multipartFields(prefix.subarray(0, kept), contentType, (fields) => {
+            try {
+              checkMultipartFields(edge, fields, found);
+              report(ctx, found, sent);
+            } catch (err) {
+              deps.onError?.(err);
+            }
+          });
+        }
       } catch (err) {
         deps.onError?.(err);
       }

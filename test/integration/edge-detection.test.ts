@@ -113,6 +113,30 @@ describe("detection at the edge", () => {
     assert.equal((await from(4).send("/")).status, 200);
   });
 
+  it("raises IE1 from a multipart form field, not from an uploaded file, and forwards the body whole", async () => {
+    const before = await edge("IE1");
+    const b = "gatehouse-form";
+    const form = (file: string, bio: string) =>
+      `--${b}\r\nContent-Disposition: form-data; name="avatar"; filename="page.html"\r\n` +
+      `Content-Type: text/html\r\n\r\n${file}\r\n` +
+      `--${b}\r\nContent-Disposition: form-data; name="bio"\r\n\r\n${bio}\r\n--${b}--\r\n`;
+    const send = (body: string) =>
+      from(12).send("/profile", {
+        method: "POST",
+        headers: { "content-type": `multipart/form-data; boundary=${b}` },
+        body,
+      });
+    // An HTML upload is the app's business: no event for the script inside the file.
+    const upload = form("<script>document.title='x'</script>", "I like HTML");
+    const plain = await send(upload);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.text, `ok ${Buffer.byteLength(upload)}`, "the app received the whole body");
+    const attack = form("plain file", '<img src=x onerror="alert(1)">');
+    assert.equal((await send(attack)).status, 200);
+    await waitFor(async () => (await edge("IE1")) > before, "IE1 from the bio field");
+    assert.equal(await edge("IE1"), before + 1, "one IE1 in all: none from the uploaded file");
+  });
+
   it("sees a guessing run end in a login: five AE2 attempts, then an AE2 success", async () => {
     const guesser = from(5);
     const login = (password: string) =>

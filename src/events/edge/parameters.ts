@@ -131,13 +131,14 @@ function child(parent: string, step: string): string {
 }
 
 /** The body kinds whose parameters are scanned, from the request's Content-Type. */
-export type BodyKind = "form" | "json" | null;
+export type BodyKind = "form" | "json" | "multipart" | null;
 
 export function bodyKind(contentType: string | undefined): BodyKind {
   if (contentType === undefined) return null;
   const semicolon = contentType.indexOf(";");
   const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   if (type === "application/x-www-form-urlencoded") return "form";
+  if (type === "multipart/form-data") return "multipart";
   if (type === "application/json" || (type.startsWith("application/") && type.endsWith("+json")))
     return "json";
   return null;

@@ -6,6 +6,7 @@
 import { normalizePath } from "../../enforce/normalize-path.ts";
 import type { CompiledEdge } from "./compile-edge.ts";
 import type { Findings } from "./findings.ts";
+import type { MultipartField } from "./multipart.ts";
 import { type BodyKind, forEachJsonString, forEachPair, percentDecode } from "./parameters.ts";
 import {
   findCrLf,
@@ -182,15 +183,25 @@ function check(
   if (m !== null) found.add(id, "attempt", `${what} in ${part}`, part, m.matched);
 }
 
-/** The parameters of a body prefix, once the body has ended. */
+/** The parameters of a body prefix, once the body has ended (multipart: checkMultipartFields). */
 export function checkBody(edge: CompiledEdge, kind: BodyKind, text: string, found: Findings): void {
-  if (kind === null || !edge.params) return;
+  if (kind === null || kind === "multipart" || !edge.params) return;
   const visit = (name: string, raw: string, value: string) => {
     checkValue(edge, found, `body:${name}`, raw, value, false);
     return false;
   };
   if (kind === "form") forEachPair(text, visit);
   else forEachJsonString(text, visit);
+}
+
+/** The text fields of a multipart body prefix (multipart.ts), checked as form parameters are. */
+export function checkMultipartFields(
+  edge: CompiledEdge,
+  fields: readonly MultipartField[],
+  found: Findings,
+): void {
+  if (!edge.params) return;
+  for (const { name, value } of fields) checkValue(edge, found, `body:${name}`, value, value, false);
 }
 
 /** HT3 in the target (raw and decoded) and every header value, Basic credentials decoded. */

@@ -114,6 +114,51 @@ describe("detectAtEdge", () => {
     assert.equal(ctx.detections?.[0]?.part, "body:user");
   });
 
+  it("checks the text fields of a multipart form, not its files, and passes the body on whole", async () => {
+    const { edge, published } = setup("edge: { detect: [CIE1, IE1] }\n");
+    const ctx = context("POST", "/profile");
+    const b = "----gatehouse-test";
+    const body = [
+      `--${b}\r\nContent-Disposition: form-data; name="avatar"; filename="a.txt"\r\n\r\n<script>in a file</script>\r\n`,
+      `--${b}\r\nContent-Disposition: form-data; name="bio"\r\n\r\nhello\r\n`,
+      // The last field: busboy hands it over only after the input has ended.
+      `--${b}\r\nContent-Disposition: form-data; name="name"\r\n\r\nx' OR 1=1 --\r\n--${b}--\r\n`,
+    ].join("");
+    const req = incoming({
+      "Content-Type": `multipart/form-data; boundary=${b}`,
+      "Content-Length": String(Buffer.byteLength(body)),
+    });
+    edge.detectAtEdge(ctx, req);
+    const read = drain(req);
+    req.end(body);
+    assert.equal((await read).toString(), body);
+    await new Promise((r) => setImmediate(r));
+    // The file's content is the app's (an upload may hold anything): only CIE1 from the field.
+    assert.deepEqual(points(published), ["CIE1"]);
+    assert.equal(ctx.detections?.[0]?.part, "body:name");
+  });
+
+  it("a multipart body cut at the scanned prefix still has its fields before the cut checked", async () => {
+    const { edge, published } = setup("edge: { detect: [IE1] }\n");
+    const ctx = context("POST", "/upload");
+    const b = "xyz";
+    const head = `--${b}\r\nContent-Disposition: form-data; name="title"\r\n\r\n<script>alert(1)</script>\r\n`;
+    const file = `--${b}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
+    const req = incoming({
+      "Content-Type": `multipart/form-data; boundary=${b}`,
+      "Transfer-Encoding": "chunked",
+    });
+    edge.detectAtEdge(ctx, req);
+    const read = drain(req);
+    req.write(head + file);
+    req.write(Buffer.alloc(BODY_SCAN_BYTES * 2, "a"));
+    req.end(`\r\n--${b}--\r\n`);
+    assert.equal((await read).length, Buffer.byteLength(head + file) + BODY_SCAN_BYTES * 2 + 11);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(points(published), ["IE1"]);
+    assert.equal(ctx.detections?.[0]?.part, "body:title");
+  });
+
   it("scans only a bounded prefix of a large JSON body, and passes all of it on", async () => {
     const { edge, published } = setup("edge: { detect: [IE1] }\n");
     const ctx = context("POST", "/api/notes");

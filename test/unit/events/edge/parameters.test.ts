@@ -82,11 +82,12 @@ describe("forEachJsonString", () => {
 });
 
 describe("bodyKind", () => {
-  it("knows urlencoded forms and JSON, with parameters and +json types", () => {
+  it("knows urlencoded forms, JSON and multipart forms, with parameters and +json types", () => {
     assert.equal(bodyKind("application/x-www-form-urlencoded; charset=UTF-8"), "form");
     assert.equal(bodyKind("Application/JSON"), "json");
     assert.equal(bodyKind("application/vnd.api+json"), "json");
-    assert.equal(bodyKind("multipart/form-data; boundary=x"), null);
+    assert.equal(bodyKind("Multipart/Form-Data; boundary=x"), "multipart");
+    assert.equal(bodyKind("multipart/mixed; boundary=x"), null);
     assert.equal(bodyKind("text/plain"), null);
     assert.equal(bodyKind(undefined), null);
   });
