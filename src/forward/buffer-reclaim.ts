@@ -14,7 +14,7 @@
  * grown by `growthBytes` since the last look that found it lower, it runs a young-generation
  * collection (0.11 ms timed alone in a small process: a young generation that is mostly garbage
  * is quick to collect). Under ordinary traffic V8's own scavenges come first and the checks find
- * nothing to do. WebSocket traffic is not counted: it is left to V8's own schedule.
+ * nothing to do. The WebSocket proxy counts what it relays the same way.
  *
  * It needs the `gc` function V8 exposes with `--expose-gc` (src/v8-flags.ts); without it,
  * nothing runs and V8's own schedule applies.
@@ -35,7 +35,7 @@ export interface BufferReclaimOptions {
 }
 
 export interface BufferReclaim {
-  /** A body chunk of `bytes` was passed on (the request path: one addition, a check now and then). */
+  /** A body or WebSocket chunk of `bytes` was passed on (the request path: one addition, a check now and then). */
   note(bytes: number): void;
   /** Young-generation collections it has run. */
   readonly collections: number;

@@ -45,11 +45,19 @@ export function createWebSocketProxy(
     xfwd: false,
     connectTimeout: timeouts.upstreamConnect,
   });
+  // http-proxy-3 re-emits every error of a client socket on the proxy (a client that resets a
+  // WebSocket: ECONNRESET, EPIPE), and throws it when nobody listens there, which would end the
+  // process. Upgrade failures go to relay()'s callback instead; what arrives here ends only
+  // that connection.
+  proxy.on("error", (err: Error, _req: unknown, socket: unknown) => {
+    if (logger.isLevelEnabled("debug")) logger.debug({ err: err.message }, "websocket connection error");
+    (socket as Duplex | undefined)?.destroy?.();
+  });
+  // The client socket of each app socket whose upgrade is being completed, for "open" below.
+  const clients = new WeakMap<Duplex, Duplex>();
   // http-proxy-3 applies no timeout to the upgrade request: an app that takes the connection and
   // never answers would hold both sockets forever. The app gets timeouts.upstreamResponse to
   // answer; once it has (101 or anything else) the connection is the client's and the app's.
-  // The client socket of each app socket whose upgrade is being completed, for "open" below.
-  const clients = new WeakMap<Duplex, Duplex>();
   proxy.on("proxyReqWs", (proxyReq, _req, client) => {
     const timer = setTimeout(
       () => proxyReq.destroy(new Error("the app did not answer the upgrade in time")),

@@ -3,11 +3,12 @@
  * plain requests. Client: Node's built-in WebSocket. App: a `ws` server on the fake app's port.
  */
 import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { WebSocketServer } from "ws";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
 import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
-import { deferred, within } from "../helpers/wait.ts";
+import { deferred, waitFor, within } from "../helpers/wait.ts";
 
 describe("WebSocket", () => {
   let app: FakeApp;
@@ -82,5 +83,53 @@ describe("WebSocket", () => {
     assert.match(String(headers["x-request-id"]), /^[0-9a-f]{16}-[0-9a-z]+$/);
     assert.equal(headers["gatehouse-user"], undefined);
     assert.equal(headers.host, gatehouse.proxy);
+  });
+
+  /** A raw TCP client that completes the handshake, sending `extra` in the same write. */
+  async function rawUpgrade(
+    extra: Buffer = Buffer.alloc(0),
+  ): Promise<{ socket: Socket; received: Buffer[] }> {
+    const [host, port] = gatehouse.proxy.split(":");
+    const socket = connect(Number(port), host);
+    socket.on("error", () => {});
+    const received: Buffer[] = [];
+    const switched = deferred();
+    socket.on("data", (chunk: Buffer) => {
+      received.push(chunk);
+      if (Buffer.concat(received).includes("\r\n\r\n")) switched.resolve();
+    });
+    const request =
+      `GET /raw HTTP/1.1\r\nHost: ${gatehouse.proxy}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    socket.write(Buffer.concat([Buffer.from(request), extra]));
+    await within(switched.promise, 5000, "the 101");
+    assert.match(Buffer.concat(received).toString("latin1"), /^HTTP\/1\.1 101 /);
+    return { socket, received };
+  }
+
+  it("a client that resets its WebSocket ends that connection only, not Gatehouse", async () => {
+    for (let i = 0; i < 3; i++) {
+      const { socket } = await rawUpgrade();
+      socket.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ws = await open("/after-resets");
+    assert.equal(await close(ws), 1000);
+    assert.equal(gatehouse.alive(), true, "Gatehouse is still running");
+  });
+
+  it("relays a frame sent in the same packet as the upgrade request", async () => {
+    // A masked text frame, "early", as a client may pipeline it right behind its handshake.
+    const mask = [1, 2, 3, 4];
+    const payload = Buffer.from("early");
+    const frame = Buffer.from([
+      0x81,
+      0x80 | payload.length,
+      ...mask,
+      ...payload.map((b, i) => b ^ mask[i % 4]!),
+    ]);
+    const { socket, received } = await rawUpgrade(frame);
+    await waitFor(async () => Buffer.concat(received).includes("early"), "the echo of the early frame");
+    socket.destroy();
   });
 });
