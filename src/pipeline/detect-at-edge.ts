@@ -69,7 +69,8 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
     ctx.detections ??= [];
     const detections = ctx.detections;
     for (let i = from; i < n; i++) detections.push(found.detections[i]!);
-    deps.intake.fromEdge(source(ctx), from === 0 ? found.events : found.events.slice(from));
+    // A copy: the findings go on growing as the body streams, and what was published stays as it was.
+    deps.intake.fromEdge(source(ctx), found.events.slice(from));
     return n;
   }
 

@@ -16,6 +16,7 @@ import { createReadDetections } from "../../../../src/pipeline/read-detections.t
 import { formatPolicyProblem, loadPolicySources } from "../../../../src/policy/load.ts";
 import type { Policy } from "../../../../src/policy/policy.ts";
 import { ManualClock } from "../../../../src/store/clock.ts";
+import { waitFor } from "../../../helpers/wait.ts";
 
 function policyOf(yaml: string): Policy {
   const result = loadPolicySources([{ name: "p.yaml", text: yaml }]);
@@ -136,6 +137,35 @@ describe("detectAtEdge", () => {
     // The file's content is the app's (an upload may hold anything): only CIE1 from the field.
     assert.deepEqual(points(published), ["CIE1"]);
     assert.equal(ctx.detections?.[0]?.part, "body:name");
+  });
+
+  it("a multipart body's field findings follow its other findings, each point once", async () => {
+    const { edge, published } = setup(
+      'edge: { detect: [IE1, CIE1, HT3], honeyTraps: { tokens: ["7f3a9c-canary-token"] } }\n',
+    );
+    const ctx = context("POST", "/notes?q=%3Cscript%3E");
+    const b = "b0undary";
+    const body = [
+      `--${b}\r\nContent-Disposition: form-data; name="f"; filename="n.txt"\r\n\r\n7f3a9c-canary-token\r\n`,
+      `--${b}\r\nContent-Disposition: form-data; name="again"\r\n\r\n<script>alert(2)</script>\r\n`,
+      `--${b}\r\nContent-Disposition: form-data; name="id"\r\n\r\n1 UNION SELECT password FROM users\r\n--${b}--\r\n`,
+    ].join("");
+    const req = incoming({
+      "Content-Type": `multipart/form-data; boundary=${b}`,
+      "Content-Length": String(Buffer.byteLength(body)),
+    });
+    edge.detectAtEdge(ctx, req);
+    const read = drain(req);
+    req.end(body);
+    await read;
+    await waitFor(async () => points(published).includes("CIE1"), "the field findings");
+    // IE1 from the query (the head), HT3 from the body's text (at its end), CIE1 from a field
+    // (a tick later); the field's IE1 is the request's second and is not raised again.
+    assert.deepEqual(points(published), ["IE1", "HT3", "CIE1"]);
+    assert.deepEqual(
+      ctx.detections?.map((d) => `${d.detectionPoint} ${d.part}`),
+      ["IE1 query:q", "HT3 body", "CIE1 body:id"],
+    );
   });
 
   it("a multipart body cut at the scanned prefix still has its fields before the cut checked", async () => {
