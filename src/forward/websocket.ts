@@ -55,6 +55,8 @@ export function createWebSocketProxy(
   });
   // The client socket of each app socket whose upgrade is being completed, for "open" below.
   const clients = new WeakMap<Duplex, Duplex>();
+  // Client sockets the app has answered with 101: from then on the connection is a WebSocket.
+  const upgraded = new WeakSet<Duplex>();
   // http-proxy-3 applies no timeout to the upgrade request: an app that takes the connection and
   // never answers would hold both sockets forever. The app gets timeouts.upstreamResponse to
   // answer; once it has (101 or anything else) the connection is the client's and the app's.
@@ -68,7 +70,10 @@ export function createWebSocketProxy(
     proxyReq.once("response", clear);
     proxyReq.once("close", clear);
     // Registered before http-proxy-3's own "upgrade" listener, so it runs first.
-    if (onBytes) proxyReq.once("upgrade", (_res, appSocket: Duplex) => clients.set(appSocket, client));
+    proxyReq.once("upgrade", (_res, appSocket: Duplex) => {
+      upgraded.add(client);
+      if (onBytes) clients.set(appSocket, client);
+    });
   });
   if (onBytes) {
     const count = (chunk: Buffer) => onBytes(chunk.length);
@@ -125,6 +130,15 @@ export function createWebSocketProxy(
 
   function relay(ctx: RequestContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     proxy.ws(req, socket as Socket, head, undefined, (err) => {
+      if (upgraded.has(socket)) {
+        // The app's side of an open WebSocket failed (reset): no HTTP answer fits any more.
+        logger.info(
+          { requestId: ctx.requestId, err: (err as Error).message },
+          "websocket closed by an app error",
+        );
+        socket.destroy();
+        return;
+      }
       metrics.websockets.labels("upstream_error").inc();
       logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, "websocket upgrade failed");
       if (socket.writable) {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { WebSocketServer } from "ws";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
 import { type GatehouseProcess, startGatehouse } from "../helpers/gatehouse.ts";
+import { metric } from "../helpers/prometheus.ts";
 import { deferred, waitFor, within } from "../helpers/wait.ts";
 
 describe("WebSocket", () => {
@@ -24,7 +25,11 @@ describe("WebSocket", () => {
     wss = new WebSocketServer({ server: app.server });
     wss.on("connection", (socket, req) => {
       upgrades.push(req.headers);
-      socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
+      socket.on("message", (data, isBinary) => {
+        // The app's side failing mid-connection: a TCP reset, no close frame.
+        if (String(data) === "reset-me") (socket as unknown as { _socket: Socket })._socket.resetAndDestroy();
+        else socket.send(data, { binary: isBinary });
+      });
     });
     gatehouse = await startGatehouse({ upstream: app.upstream });
   });
@@ -118,17 +123,32 @@ describe("WebSocket", () => {
     assert.equal(gatehouse.alive(), true, "Gatehouse is still running");
   });
 
-  it("relays a frame sent in the same packet as the upgrade request", async () => {
-    // A masked text frame, "early", as a client may pipeline it right behind its handshake.
+  /** A masked text frame, as a client sends it. */
+  function clientFrame(text: string): Buffer {
     const mask = [1, 2, 3, 4];
-    const payload = Buffer.from("early");
-    const frame = Buffer.from([
-      0x81,
-      0x80 | payload.length,
-      ...mask,
-      ...payload.map((b, i) => b ^ mask[i % 4]!),
-    ]);
-    const { socket, received } = await rawUpgrade(frame);
+    const payload = Buffer.from(text);
+    return Buffer.from([0x81, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4]!)]);
+  }
+
+  it("an app that resets an open WebSocket closes it for the client, with no HTTP answer inside", async () => {
+    const failures = async () =>
+      metric(await gatehouse.metrics(), "gatehouse_websocket_upgrades_total", { result: "upstream_error" }) ??
+      0;
+    const before = await failures();
+    const { socket, received } = await rawUpgrade();
+    const closed = deferred();
+    socket.once("close", () => closed.resolve());
+    socket.write(clientFrame("reset-me"));
+    await within(closed.promise, 5000, "the client connection to close");
+    const after101 = Buffer.concat(received).toString("latin1").split("\r\n\r\n").slice(1).join("");
+    assert.doesNotMatch(after101, /HTTP\/1\.1/, "no status line written into the WebSocket");
+    assert.equal(await failures(), before, "not counted as a failed upgrade");
+    assert.equal(gatehouse.alive(), true);
+  });
+
+  it("relays a frame sent in the same packet as the upgrade request", async () => {
+    // "early", as a client may pipeline it right behind its handshake.
+    const { socket, received } = await rawUpgrade(clientFrame("early"));
     await waitFor(async () => Buffer.concat(received).includes("early"), "the echo of the early frame");
     socket.destroy();
   });
