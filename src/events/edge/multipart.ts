@@ -5,44 +5,31 @@
  * and so is the start of the one it cut.
  *
  * What counts as a field is what the app's framework would take for one: every part without a
- * `filename`, whatever its Content-Type (busboy alone would call an `application/octet-stream`
- * part a file), its bytes read as UTF-8 whatever charset it names (busboy would re-encode a part
- * that says `charset=base64`, and hide the payload from the checks).
+ * file name (none, or an empty one), whatever its Content-Type (busboy alone would call an
+ * `application/octet-stream` part a file), its bytes read as UTF-8 whatever charset it names
+ * (busboy would re-encode a part that says `charset=base64`, and hide the payload).
  *
- * Only the first MULTIPART_PARTS_MAX parts are parsed: the parser's cost is per part, and 64 KiB
- * of empty parts would otherwise hold the event loop for a tenth of a second.
+ * What the parser cannot split is not let through unseen: a body whose boundary busboy refuses,
+ * and whatever follows the first MULTIPART_PARTS_MAX parts, come back as one field named `*`,
+ * matched as one text (as a JSON body that does not parse is). The cap is there because the
+ * parser's cost is per part: 64 KiB of empty parts would otherwise hold the event loop for a
+ * tenth of a second. The body is fed to busboy in small slices, so it stops soon after the cap.
  *
  * busboy hands over the last part only after the input has ended, a tick later, so the result
- * comes through a callback. It is called exactly once, and nothing here throws: a hostile body
- * (no boundary, broken part headers, endless parts) yields the fields found until the parser gave up.
+ * comes through a callback. It is called exactly once, and nothing here throws.
  */
 import { Busboy, type BusboyInstance } from "@fastify/busboy";
 import { NAME_MAX } from "./parameters.ts";
 
-/** Most parts (fields and files) parsed in one body. */
+/** Most parts (fields, files, and parts busboy skips) parsed in one body. */
 export const MULTIPART_PARTS_MAX = 256;
+/** Bytes handed to the parser at a time: past the cap it reads at most this much more. */
+const SLICE_BYTES = 1024;
 
 export interface MultipartField {
-  /** At most NAME_MAX characters; empty for a part without a name. */
+  /** At most NAME_MAX characters; empty for a part without a name; `*` for text not split into parts. */
   name: string;
   value: string;
-}
-
-/** The `boundary` parameter of a multipart Content-Type, or null. */
-export function boundaryOf(contentType: string): string | null {
-  const m = /;\s*boundary\s*=\s*(?:"([^"]{1,200})"|([^\s;"]{1,200}))/i.exec(contentType);
-  return m === null ? null : (m[1] ?? m[2] ?? null);
-}
-
-/** `body` up to its delimiter number MULTIPART_PARTS_MAX + 1 (the rest is never parsed). */
-function firstParts(body: Buffer, boundary: string): Buffer {
-  const delimiter = `--${boundary}`;
-  let at = -1;
-  for (let n = 0; n <= MULTIPART_PARTS_MAX; n++) {
-    at = body.indexOf(delimiter, at + 1, "latin1");
-    if (at === -1) return body;
-  }
-  return body.subarray(0, at);
 }
 
 export function multipartFields(
@@ -59,26 +46,37 @@ export function multipartFields(
       called = true;
       done(fields);
     });
-  const boundary = boundaryOf(contentType);
+  const unsplit = (from: number) => {
+    if (from < body.length) fields.push({ name: "*", value: body.toString("utf8", from) });
+  };
   let parser: BusboyInstance;
   try {
-    if (boundary === null) throw new Error("no boundary");
     parser = new Busboy({
       headers: { "content-type": contentType },
       // Every part comes as a stream; which of them are files is decided below.
       isPartAFile: () => true,
-      limits: { parts: MULTIPART_PARTS_MAX, files: MULTIPART_PARTS_MAX },
+      limits: {
+        parts: MULTIPART_PARTS_MAX,
+        files: MULTIPART_PARTS_MAX,
+        // Never the limit that drops a part: padding header lines must not hide a field.
+        headerPairs: Math.max(body.length, 1),
+      },
     });
   } catch {
-    // No boundary, one busboy refuses, or not multipart after all: nothing to look at.
+    // No boundary, or one busboy refuses: the app may still split the body, so it is one text.
+    unsplit(0);
     finish();
     return;
   }
+  let capped = false;
+  parser.on("partsLimit", () => {
+    capped = true;
+  });
   // busboy calls these from its own stream events, where a throw would end the process.
   parser.on("file", (name: unknown, part: NodeJS.ReadableStream, filename: unknown) => {
     part.on("error", () => {});
-    if (filename !== undefined) {
-      part.resume(); // drained unread: busboy waits for every part to be consumed
+    if (typeof filename === "string" && filename !== "") {
+      part.resume(); // an upload: drained unread, busboy waits for every part to be consumed
       return;
     }
     const chunks: Buffer[] = [];
@@ -97,7 +95,13 @@ export function multipartFields(
   parser.on("close", finish);
   parser.on("error", finish);
   try {
-    parser.end(firstParts(body, boundary));
+    let at = 0;
+    while (at < body.length && !capped) {
+      parser.write(body.subarray(at, at + SLICE_BYTES));
+      at += SLICE_BYTES;
+    }
+    if (capped) unsplit(Math.max(at - SLICE_BYTES, 0));
+    parser.end();
   } catch {
     finish();
   }
