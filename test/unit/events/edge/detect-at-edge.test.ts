@@ -68,6 +68,23 @@ function drain(req: PassThrough): Promise<Buffer> {
   });
 }
 
+/** A multipart form through the stage, read to its end as undici would: what the app received. */
+function postForm(
+  edge: ReturnType<typeof setup>["edge"],
+  ctx: RequestContext,
+  boundary: string,
+  body: string,
+): Promise<Buffer> {
+  const req = incoming({
+    "Content-Type": `multipart/form-data; boundary=${boundary}`,
+    "Content-Length": String(Buffer.byteLength(body)),
+  });
+  edge.detectAtEdge(ctx, req);
+  const read = drain(req);
+  req.end(body);
+  return read;
+}
+
 const points = (published: { events: readonly EdgeDetection[] }[]) =>
   published.flatMap((p) => p.events.map((e) => e.detectionPoint));
 
@@ -125,15 +142,8 @@ describe("detectAtEdge", () => {
       // The last field: busboy hands it over only after the input has ended.
       `--${b}\r\nContent-Disposition: form-data; name="name"\r\n\r\nx' OR 1=1 --\r\n--${b}--\r\n`,
     ].join("");
-    const req = incoming({
-      "Content-Type": `multipart/form-data; boundary=${b}`,
-      "Content-Length": String(Buffer.byteLength(body)),
-    });
-    edge.detectAtEdge(ctx, req);
-    const read = drain(req);
-    req.end(body);
-    assert.equal((await read).toString(), body);
-    await new Promise((r) => setImmediate(r));
+    assert.equal((await postForm(edge, ctx, b, body)).toString(), body);
+    await waitFor(async () => published.length > 0, "the field findings");
     // The file's content is the app's (an upload may hold anything): only CIE1 from the field.
     assert.deepEqual(points(published), ["CIE1"]);
     assert.equal(ctx.detections?.[0]?.part, "body:name");
@@ -150,14 +160,7 @@ describe("detectAtEdge", () => {
       `--${b}\r\nContent-Disposition: form-data; name="again"\r\n\r\n<script>alert(2)</script>\r\n`,
       `--${b}\r\nContent-Disposition: form-data; name="id"\r\n\r\n1 UNION SELECT password FROM users\r\n--${b}--\r\n`,
     ].join("");
-    const req = incoming({
-      "Content-Type": `multipart/form-data; boundary=${b}`,
-      "Content-Length": String(Buffer.byteLength(body)),
-    });
-    edge.detectAtEdge(ctx, req);
-    const read = drain(req);
-    req.end(body);
-    await read;
+    await postForm(edge, ctx, b, body);
     await waitFor(async () => points(published).includes("CIE1"), "the field findings");
     // IE1 from the query (the head), HT3 from the body's text (at its end), CIE1 from a field
     // (a tick later); the field's IE1 is the request's second and is not raised again.
