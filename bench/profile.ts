@@ -14,7 +14,14 @@ import { installCleanup, stopAll } from "./children.ts";
 import { renderProfile, summariseProfile } from "./cpu-profile.ts";
 import { runLoad } from "./load.ts";
 import { pinnableCpus, setAffinity } from "./placement.ts";
-import { startGatehouse, startNodeBaseline, startUpstream, type Target } from "./targets.ts";
+import {
+  NODE_BASELINES,
+  type NodeBaseline,
+  startGatehouse,
+  startNodeBaseline,
+  startUpstream,
+  type Target,
+} from "./targets.ts";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,13 +42,9 @@ async function main(): Promise<void> {
     return;
   }
   const target = values.target;
-  if (
-    target !== "gatehouse" &&
-    target !== "bare-undici" &&
-    target !== "contract-minimal" &&
-    target !== "http-proxy-3"
-  ) {
-    throw new Error(`--target: "${target}" is not gatehouse, bare-undici, contract-minimal or http-proxy-3`);
+  const isBaseline = (id: string): id is NodeBaseline => (NODE_BASELINES as readonly string[]).includes(id);
+  if (target !== "gatehouse" && !isBaseline(target)) {
+    throw new Error(`--target: "${target}" is not gatehouse or one of ${NODE_BASELINES.join(", ")}`);
   }
   installCleanup();
   const cpus = pinnableCpus();

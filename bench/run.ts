@@ -21,6 +21,7 @@ import { pinnableCpus, setAffinity } from "./placement.ts";
 import { treeMemory } from "./proc-stats.ts";
 import { checkTargets, type Phase, type RunRecord, renderTable, summarise, writeJson } from "./report.ts";
 import {
+  NODE_BASELINES,
   startGatehouse,
   startNginx,
   startNodeBaseline,
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     const entry = options.gatehouseEntry ? resolve(options.gatehouseEntry) : undefined;
     targets.push(await startGatehouse(upstream.url, cpuProxy, [], options.gatehouseArgs, entry));
   }
-  for (const id of ["bare-undici", "contract-minimal", "http-proxy-3"] as const) {
+  for (const id of NODE_BASELINES) {
     if (wanted(id)) targets.push(await startNodeBaseline(id, upstream.url, cpuProxy));
   }
   let nginxVersion: string | null = null;

@@ -9,10 +9,11 @@ import { V8_FLAGS } from "../src/v8-flags.ts";
 import { findNginx, prepareNginx, probeHttp } from "./baselines/nginx.ts";
 import { benchTempDir, type Child, portLine, startChild } from "./children.ts";
 
-export type TargetId = "direct" | "gatehouse" | "bare-undici" | "contract-minimal" | "http-proxy-3" | "nginx";
-
 /** The Node proxies in bench/baselines/, started the same way. */
-export type NodeBaseline = "bare-undici" | "contract-minimal" | "http-proxy-3";
+export const NODE_BASELINES = ["bare-undici", "contract-minimal", "http-proxy-3"] as const;
+export type NodeBaseline = (typeof NODE_BASELINES)[number];
+
+export type TargetId = "direct" | "gatehouse" | NodeBaseline | "nginx";
 
 export interface Target {
   id: TargetId;

@@ -162,7 +162,7 @@ export function createEdgeDetection(deps: EdgeDetectionDeps): EdgeDetector {
         if (edge.tokens !== null) checkTokensInBody(edge.tokens, kind, text, found);
         sent = report(ctx, found, sent);
         if (kind === "multipart" && edge.params) {
-          // Its parser hands over the last field a tick later: those findings follow on their own.
+          // Its parser hands the fields over a tick later: those findings are reported on their own.
           const contentType = req.headers["content-type"] ?? "";
           multipartFields(prefix.subarray(0, kept), contentType, (fields) => {
             try {
