@@ -78,6 +78,8 @@ export async function tailCommand(args: ParsedArgs, options: TailOptions = {}): 
       say(`the admin API answered ${res.status}: ${cell(text, 300)}`);
       return 1;
     }
+    // On stderr, so that stdout stays the feed alone (for `-o json | jq`).
+    say(`following ${url} (Ctrl-C to stop)`);
     const print = (kind: string, data: string) => {
       if (output === "json") {
         try {

@@ -90,7 +90,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...RUNTIME_ENV, NODE_COMPILE_CACHE: COMPILE_CACHE, ...extra };
 }
 
-function spawnCli(args: string[], env?: Record<string, string>): ChildProcess {
+export function spawnCli(args: string[], env?: Record<string, string>): ChildProcess {
   // process.execPath is the Node 24 that runs the tests (see package.json devDependencies),
   // with the V8 flags and environment Gatehouse ships with.
   return spawn(process.execPath, [...V8_FLAGS, CLI, ...args], {

@@ -5,13 +5,10 @@
  * dashboard is one page whose script runs only under its own nonce.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { V8_FLAGS } from "../../src/v8-flags.ts";
 import { client } from "../helpers/client.ts";
 import { type FakeApp, fakeApp } from "../helpers/fake-app.ts";
-import { type GatehouseProcess, policyFile, REPO_ROOT, startGatehouse } from "../helpers/gatehouse.ts";
+import { type GatehouseProcess, policyFile, spawnCli, startGatehouse } from "../helpers/gatehouse.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const POLICY = `
@@ -129,20 +126,20 @@ describe("live feed: /v1/stream, gatehouse tail, dashboard", { timeout: 60_000 }
 
   it("gatehouse tail prints the feed, as lines and as JSON, until SIGINT, then exits 0", async () => {
     const tail = (...extra: string[]) => {
-      const child = spawn(
-        process.execPath,
-        [...V8_FLAGS, join(REPO_ROOT, "cmd", "gatehouse.ts"), "tail", "--admin-listen", g.admin, ...extra],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
+      const child = spawnCli(["tail", "--admin-listen", g.admin, ...extra]);
       const out: string[] = [];
-      child.stdout.on("data", (d: Buffer) => out.push(...d.toString().split("\n").filter(Boolean)));
+      let err = "";
+      child.stdout!.on("data", (d: Buffer) => out.push(...d.toString().split("\n").filter(Boolean)));
+      child.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      return { child, out, exited };
+      return { child, out, exited, following: () => err.includes("gatehouse tail: following ") };
     };
     const text = tail("--kinds", "event");
     const json = tail("-o", "json", "--kinds", "event,decision");
-    // Both connected once the feed counts them: wait for the comment line each stream starts with.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Events published before a tail is subscribed are not replayed: wait until both say so.
+    await waitFor(() => text.following() && json.following(), "both tails to follow the feed", 20_000);
     const c = client(g.proxyUrl);
     await c.send("/probe/tail", { headers: { "x-forwarded-for": "198.51.100.9" } });
     await c.send("/probe/tail-2", { headers: { "x-forwarded-for": "198.51.100.9" } });
